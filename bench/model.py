@@ -1,0 +1,86 @@
+"""The sequence model every task trains: input encoding -> recurrent core -> linear head at every position."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from bench.cells import RecurrentCore, core_param_count, make_core
+
+INPUT_KINDS = ("tokens", "float")
+
+
+class SequenceModel(nn.Module):
+    """Input encoding -> recurrent core -> linear head applied at every position.
+
+    input_kind "tokens": inputs are int ids (B, L) in [0, input_size), one-hot encoded (no embedding, so no
+    parameters outside the core and the head). "float": inputs (B, L, input_size) are used as they are; a
+    (B, L) tensor is accepted when input_size == 1. The core arguments are those of bench.cells.make_core.
+    """
+
+    def __init__(self, input_size: int, output_size: int, input_kind: str, cell: str, hidden_size: int,
+                 num_layers: int = 1, impl: str = "fused", variant: str | None = None,
+                 forget_bias: float | str = 0.0, chrono_tmax: float | None = None,
+                 recurrent_init: str = "default"):
+        super().__init__()
+        if input_kind not in INPUT_KINDS:
+            raise ValueError(f"input_kind must be one of {list(INPUT_KINDS)}, got {input_kind!r}")
+        if not isinstance(output_size, int) or output_size < 1:
+            raise ValueError(f"output_size must be an integer >= 1, got {output_size!r}")
+        self.input_size, self.output_size, self.input_kind = input_size, output_size, input_kind
+        self.core: RecurrentCore = make_core(cell, impl, input_size, hidden_size, num_layers, variant,
+                                             forget_bias, chrono_tmax, recurrent_init)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def encode(self, inputs: Tensor) -> Tensor:
+        """(B, L) int ids -> (B, L, V) one-hot, or float (B, L, I) passthrough; both in the model's dtype."""
+        dtype = self.head.weight.dtype
+        if self.input_kind == "tokens":
+            if inputs.is_floating_point():
+                raise ValueError(f"input_kind='tokens' needs integer ids, got a {inputs.dtype} tensor")
+            return F.one_hot(inputs.long(), self.input_size).to(dtype)  # (B, L, V)
+        if inputs.dim() == 2 and self.input_size == 1:
+            inputs = inputs.unsqueeze(-1)  # (B, L) -> (B, L, 1)
+        return inputs.to(dtype)
+
+    def forward(self, inputs: Tensor) -> Tensor:
+        """inputs (B, L) or (B, L, I) -> outputs (B, L, output_size)."""
+        return self.head(self.core(self.encode(inputs)))  # (B, L, H) -> (B, L, O)
+
+
+def count_params(model: nn.Module) -> int:
+    """Number of trainable parameter elements."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def model_param_count(input_size: int, output_size: int, cell: str, hidden_size: int, num_layers: int = 1,
+                      variant: str | None = None) -> int:
+    """Exact count_params of the SequenceModel with these sizes (core + head; the one-hot has none)."""
+    head = (hidden_size + 1) * output_size
+    return core_param_count(cell, input_size, hidden_size, num_layers, variant) + head
+
+
+def hidden_for_budget(budget: int, input_size: int, output_size: int, cell: str, num_layers: int = 1,
+                      variant: str | None = None) -> int:
+    """The hidden size whose SequenceModel parameter count lands closest to budget (ties: the smaller one).
+
+    Counts with the exact formula of each variant, so e.g. a CIFG LSTM gets a larger H than a vanilla one
+    at the same budget. Never returns less than 1.
+    """
+    if budget < 1:
+        raise ValueError(f"budget must be >= 1, got {budget!r}")
+
+    def count(h: int) -> int:
+        return model_param_count(input_size, output_size, cell, h, num_layers, variant)
+
+    # count is strictly increasing in H: find the last H with count <= budget, then compare it with H + 1
+    lo, hi = 1, 2
+    while count(hi) <= budget:
+        lo, hi = hi, hi * 2
+    if count(lo) > budget:
+        return 1
+    while hi - lo > 1:  # invariant: count(lo) <= budget < count(hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
+    return lo if budget - count(lo) <= count(hi) - budget else hi
+

@@ -1,0 +1,121 @@
+"""The report as a list of blocks, number formatting, and the Markdown renderer.
+
+Sections build blocks; `to_markdown` here and `html.to_html` render the same blocks, so the two files
+always say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+MISSING = "–"
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: Path  # the PNG on disk
+    rel: str  # its path relative to the report folder
+    caption: str
+
+
+Block = Heading | Para | Bullets | Table | Figure
+
+
+def num(x: object, digits: int = 3) -> str:
+    """A float with `digits` significant digits; '–' for missing."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MISSING
+    if math.isnan(v):
+        return MISSING
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if v == 0:
+        return "0"  # never '-0'
+    return f"{v:.{digits}g}"
+
+
+def ratio(x: object) -> str:
+    """A ratio to chance for prose: two decimals from 0.1 up (0.99, 1.00), two significant digits below."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MISSING
+    return num(v, 2) if not math.isfinite(v) or abs(v) < 0.1 else f"{v:.2f}"
+
+
+def integer(x: object) -> str:
+    """A count with thousands separators; '–' for missing."""
+    try:
+        v = float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MISSING
+    return MISSING if not math.isfinite(v) else f"{round(v):,d}"
+
+
+def ci(mean: float, lo: float, hi: float, n: int) -> str:
+    """'mean [lo, hi]' for n >= 2, 'mean (n=1, no interval)' for one seed, '–' for none."""
+    if not n or n < 1 or not math.isfinite(float(mean)):
+        return MISSING
+    if n < 2:
+        return f"{num(mean)} (n=1, no interval)"
+    return f"{num(mean)} [{num(lo)}, {num(hi)}]"
+
+
+def table(df: pd.DataFrame, caption: str = "") -> Table:
+    """A Table block from a frame whose cells are already formatted strings."""
+    rows = tuple(tuple(MISSING if v is None else str(v) for v in r) for r in df.itertuples(index=False))
+    return Table(tuple(str(c) for c in df.columns), rows, caption)
+
+
+def _md_cell(s: str) -> str:
+    return s.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    """Render blocks as GitHub-flavoured Markdown."""
+    out: list[str] = []
+    for b in blocks:
+        if isinstance(b, Heading):
+            out.append("#" * b.level + " " + b.text)
+        elif isinstance(b, Para):
+            out.append(b.text)
+        elif isinstance(b, Bullets):
+            out.append("\n".join(f"- {item}" for item in b.items))
+        elif isinstance(b, Table):
+            lines = ["| " + " | ".join(_md_cell(h) for h in b.header) + " |"]
+            lines.append("|" + "|".join("---" for _ in b.header) + "|")
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
+            text = "\n".join(lines)
+            out.append(f"{text}\n\n*{b.caption}*" if b.caption else text)
+        elif isinstance(b, Figure):
+            out.append(f"![{b.caption}]({b.rel})\n\n*{b.caption}*")
+    return "\n\n".join(out) + "\n"

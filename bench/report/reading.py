@@ -1,0 +1,245 @@
+"""Section 8: a short plain-language reading generated from the report's tables (no hand-written numbers)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.report.ablations import Ablation, best_lr, clearly
+from bench.report.data import cell_name, sort_frame
+from bench.report.doc import integer, num, ratio
+from bench.report.profiles import FALLOFF
+
+MAX_PER_FACTOR = 3
+
+
+def names(items: list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _verb(n: int, one: str, many: str) -> str:
+    return one if n == 1 else many
+
+
+def length_sentence(rows: pd.DataFrame) -> str:
+    """How each cell does against chance at one task and length, e.g. 'At T=200 on adding, LSTM and GRU beat
+    chance (loss 0.05 and 0.02 of chance) while RNN stays near chance (0.99 of chance).'"""
+    task, T = rows["task_label"].iloc[0], integer(rows["seq_len"].iloc[0])
+    parts = []
+    for verdict, one, many, tail in (
+        ("beats", "beats chance", "beat chance", ""),
+        (
+            "unclear",
+            "is below chance but not reliably",
+            "are below chance but not reliably",
+            ", the 95% interval reaching chance",
+        ),
+        ("near", "stays near chance", "stay near chance", ""),
+        ("worse", "is worse than chance", "are worse than chance", ""),
+        ("none", "has no finite final loss", "have no finite final loss", None),
+    ):
+        g = rows[rows["verdict"] == verdict]
+        if g.empty:
+            continue
+        who = names([cell_name(c) for c in g["cell"]])
+        if tail is None:
+            parts.append(f"{who} {_verb(len(g), one, many)}")
+            continue
+        ratios = names([ratio(r) for r in g["ratio_mean"]])
+        prefix = "loss " if verdict == "beats" else ""
+        parts.append(f"{who} {_verb(len(g), one, many)} ({prefix}{ratios} of chance{tail})")
+    if len(parts) > 1 and (rows["verdict"] == "beats").any():
+        text = parts[0] + " while " + "; ".join(parts[1:])
+    else:
+        text = "; ".join(parts)
+    return f"At T={T} on {task}, {text}."
+
+
+def task_sentence(rows: pd.DataFrame) -> str:
+    """Up to which length each cell beats chance on one task."""
+    task = rows["task_label"].iloc[0]
+    lengths = sorted(rows["seq_len"].unique())
+    parts = []
+    for cell, g in rows.groupby("cell", sort=False):
+        ran = sorted(g["seq_len"])
+        won = sorted(g.loc[g["verdict"] == "beats", "seq_len"])
+        if not won:
+            where = "at no length"
+        elif won == ran:
+            where = "at every length"
+        elif won == ran[: len(won)]:
+            where = f"up to T={integer(won[-1])} only"
+        else:
+            where = "at T=" + ", ".join(integer(t) for t in won) + " only"
+        if ran != lengths:
+            where += " (run at T=" + ", ".join(integer(t) for t in ran) + ")"
+        parts.append(f"{cell_name(cell)} {where}")
+    first, rest = parts[0].split(" ", 1)
+    parts[0] = f"{first} beats chance {rest}"
+    return f"On {task} (T = {', '.join(integer(t) for t in lengths)}): " + "; ".join(parts) + "."
+
+
+def _falloff_text(r: pd.Series) -> str:
+    if not r["ref"] > 0:
+        return "already 0 at the scored position"
+    if pd.notna(r["falls_at"]):
+        text = f"{integer(r['falls_at'])} steps back"
+    else:
+        text = f"not within the {integer(r['max_distance'])} steps profiled"
+    if pd.notna(r["zero_at"]):
+        text += f" (exactly 0, underflow, from {integer(r['zero_at'])} steps back)"
+    return text
+
+
+def gradient_sentences(fall: pd.DataFrame) -> list[str]:
+    """Where the median ||dL/dh_t|| falls below FALLOFF of its value at the scored position, per cell, at the
+    longest length profiled per task, at initialisation and after training (||dL/dc_t|| for the LSTM)."""
+    out = []
+    if fall.empty:
+        return out
+    for task, t in fall.groupby("task_label", sort=False):
+        for phase, when in (("init", "at initialisation"), ("trained", "after training")):
+            p = t[t["phase"] == phase]
+            if p.empty:
+                continue
+            T = p["seq_len"].max()
+            p = p[p["seq_len"] == T]
+            said: dict[str, list[str]] = {}  # same finding -> the cells it holds for
+            cell_state = []
+            for cell, q in p.groupby("cell", sort=False):
+                h, c = q[q["state"] == "h"], q[q["state"] == "c"]
+                if len(h):
+                    said.setdefault(_falloff_text(h.iloc[0]), []).append(cell_name(cell))
+                if len(c):
+                    cell_state.append(f"; the {cell_name(cell)}'s ||dL/dc_t||: {_falloff_text(c.iloc[0])}")
+            parts = [f"{part} for {names(cells)}" for part, cells in said.items()]
+            if parts:
+                out.append(
+                    f"On {task} at T={integer(T)}, {when}, the median ||dL/dh_t|| falls below {FALLOFF:.0e} "
+                    f"of its value at the scored position {names(parts)}{''.join(cell_state)}."
+                )
+    return out
+
+
+def _device(runs: pd.DataFrame) -> str:
+    names_ = sorted(set(runs["device_name"]) - {"n/a"}) or sorted(set(runs["device"]) - {"n/a"})
+    threads = sorted({integer(t) for t in runs["threads"] if pd.notna(t)})
+    where = names_[0] if len(names_) == 1 else "mixed devices" if names_ else "an unrecorded device"
+    return where + (f" ({threads[0]} threads)" if len(threads) == 1 else "")
+
+
+def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
+    """Time per step relative to the LSTM at the longest length where the LSTM and another cell ran; and
+    the explicit implementation against the fused one at the longest length where both ran."""
+    out: list[str] = []
+    if cost.empty:
+        return out
+    impl = "fused" if (cost["impl"] == "fused").any() else sorted(cost["impl"])[0]
+    c = cost[(cost["impl"] == impl) & cost["vs_lstm"].notna()]
+    groups = c.groupby(["task_label", "seq_len"], sort=False)["cell"].nunique()
+    groups = groups[groups > 1]
+    if len(groups):
+        task, T = max(groups.index, key=lambda k: k[1])  # the first task in report order among the longest
+        g = c[(c["task_label"] == task) & (c["seq_len"] == T) & (c["cell"] != "lstm")]
+        where = runs[(runs["task_label"] == task) & (runs["seq_len"] == T)]
+        parts = [f"{cell_name(r.cell)} takes {num(r.vs_lstm, 2)}x" for r in g.itertuples()]
+        out.append(
+            f"Time per training step at T={integer(T)} on {task} ({impl} implementation, median over seeds, "
+            f"on {_device(where)}): {names(parts)} the LSTM's."
+        )
+    both = cost.pivot_table(
+        index=["task_label", "seq_len", "cell"],
+        columns="impl",
+        values="ms_per_step",
+        aggfunc="first",
+        sort=False,
+    )
+    if {"fused", "explicit"} <= set(both.columns):
+        r = (both["explicit"] / both["fused"]).dropna()
+        if len(r):
+            T = max(t for _, t, _ in r.index)
+            task = next(k for k, t, _ in r.index if t == T)
+            r = r[[k == task and t == T for k, t, _ in r.index]]
+            parts = [f"{num(v, 2)}x for {cell_name(cell)}" for (_, _, cell), v in r.items()]
+            out.append(
+                f"At T={integer(T)} on {task}, the explicit (per-step loop) implementation's time per step "
+                f"is {names(parts)} the fused one's."
+            )
+    return out
+
+
+def _arms(rows: pd.DataFrame, most: int = 4) -> str:
+    items = [f"{r['arm']} ({ratio(r['ratio_mean'])})" for _, r in rows.head(most).iterrows()]
+    if len(rows) > most:
+        items.append(f"{len(rows) - most} more")
+    return names(items)
+
+
+def ablation_sentences(abl: dict[str, Ablation]) -> list[str]:
+    """Per ablation factor: the arms clearly better or worse than the standard arm (95% intervals of final
+    loss / chance apart) in the first few groups that have any; the best learning rate at the longest length
+    the learning-rate sweep ran per task."""
+    out = []
+    if "lr" in abl:
+        b = best_lr(abl["lr"])
+        b = b[b["seq_len"] == b["task_label"].map(b.groupby("task_label")["seq_len"].max())]
+        for (task, T), g in b.groupby(["task_label", "seq_len"], sort=False):
+            parts = [
+                f"{cell_name(r.cell)} {r.arm} ({ratio(r.ratio_mean)} of chance"
+                + (f", tied with {r.tied})" if r.tied else ")")
+                for r in g.itertuples()
+            ]
+            out.append(
+                f"Best learning rate by mean final loss / chance on {task} at T={integer(T)}: {names(parts)}."
+            )
+    for key, a in abl.items():
+        if key == "lr":
+            continue
+        s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
+        clear, quiet = [], 0
+        for (task, T, cell), g in s.groupby(["task_label", "seq_len", "cell"], sort=False):
+            std = g[g["standard"]]
+            if std.empty or len(g) < 2:
+                continue
+            st = std.iloc[0]
+            others = g[~g["standard"]]
+            side = others.apply(lambda r, st=st: clearly(r, st), axis=1)
+            better, worse = others[side == -1], others[side == 1].iloc[::-1]
+            if better.empty and worse.empty:
+                quiet += 1
+                continue
+            text = f"on {task} at T={integer(T)}, {cell_name(cell)} (standard {st['arm']}: "
+            text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
+            if len(worse):
+                text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "
+                text += f"worse with {_arms(worse)}"
+            clear.append(text)
+        title = a.factor.title
+        if not clear:
+            out.append(
+                f"{title}: no arm is clearly better or worse than the standard arm in any of the "
+                f"{quiet} task / length / cell groups (clearly: 95% intervals of final loss / chance apart)."
+            )
+            continue
+        more = len(clear) - MAX_PER_FACTOR
+        text = "; ".join(clear[:MAX_PER_FACTOR]) + (f"; and {more} more groups like this" if more > 0 else "")
+        if quiet:
+            text += f"; no clear difference in {quiet} other groups"
+        out.append(f"{title} (final loss / chance; clearly = 95% intervals apart): {text}.")
+    return out
+
+
+def sentences(
+    summary: pd.DataFrame,
+    fall: pd.DataFrame,
+    cost: pd.DataFrame,
+    runs: pd.DataFrame,
+    abl: dict[str, Ablation],
+) -> list[str]:
+    """All reading sentences, in report order: chance per task, the longest length, gradients, cost,
+    ablations."""
+    out = []
+    for _, t in summary.groupby("task_label", sort=False):
+        out.append(task_sentence(t))
+        out.append(length_sentence(t[t["seq_len"] == t["seq_len"].max()]))
+    return out + gradient_sentences(fall) + cost_sentences(cost, runs) + ablation_sentences(abl)

@@ -1,0 +1,93 @@
+"""Read a results directory back into the three tidy DataFrames.
+
+Only complete runs are read. A file that cannot be read is skipped with a warning naming it, and
+the run it belongs to is left out whole (so the tables never disagree about which runs exist);
+everything readable is kept.
+"""
+
+from __future__ import annotations
+
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.schema import TABLES
+from bench.store import COMPLETE, TABLE_FILES, read_complete
+
+
+@dataclass
+class Results:
+    runs: pd.DataFrame
+    curves: pd.DataFrame
+    grad_profile: pd.DataFrame
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    incomplete: list[str] = field(default_factory=list)  # run folders without a completion record
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+
+def _empty(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in TABLES[name]})
+
+
+def _read_run(folder: Path) -> tuple[str, dict[str, pa.Table] | list[tuple[str, str]] | None]:
+    """One run folder -> ("ok", tables) | ("skipped", [(path, reason)]) | ("incomplete", None)."""
+    record = read_complete(folder)
+    if record is None:
+        if (folder / COMPLETE).exists():
+            return "skipped", [(str(folder / COMPLETE), "unreadable completion record")]
+        return "incomplete", None
+    tables: dict[str, pa.Table] = {}
+    for name in TABLES:
+        path = folder / TABLE_FILES[name]
+        if TABLE_FILES[name] not in record.get("files", list(TABLE_FILES.values())):
+            continue  # this run did not write that table (e.g. a failed run has no profile)
+        try:
+            tables[name] = pq.read_table(path)
+        except Exception as e:  # noqa: BLE001 - any unreadable file is skipped, never fatal
+            first = str(e).splitlines()[0] if str(e) else ""
+            return "skipped", [(str(path), f"{type(e).__name__}: {first}")]
+    if "runs" not in tables or tables["runs"].num_rows == 0:
+        return "skipped", [(str(folder / TABLE_FILES["runs"]), "no run row")]
+    return "ok", tables
+
+
+def _concat(tables: list[pa.Table], name: str) -> pd.DataFrame:
+    if not tables:
+        return _empty(name)
+    try:  # one conversion to pandas for all runs: far faster than concatenating DataFrames
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # schemas that arrow cannot unify: let pandas do it
+        return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+
+
+def load_results(results_dir: str | Path, warn: bool = True) -> Results:
+    """Load every complete run under `results_dir/runs/`. Missing directory -> empty tables."""
+    root = Path(results_dir) / "runs"
+    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    # Parquet reads release the GIL: a few threads hide the per-file latency of many small files.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(_read_run, folders))
+    parts: dict[str, list[pa.Table]] = {name: [] for name in TABLES}
+    skipped: list[tuple[str, str]] = []
+    incomplete: list[str] = []
+    for folder, (kind, payload) in zip(folders, outcomes, strict=True):
+        if kind == "incomplete":
+            incomplete.append(str(folder))
+        elif kind == "skipped":
+            skipped.extend(payload)
+        else:
+            for name, table in payload.items():
+                if table.num_rows:
+                    parts[name].append(table)
+    if warn:
+        for path, reason in skipped:
+            warnings.warn(f"skipped {path}: {reason}", stacklevel=2)
+    tables = {name: _concat(parts[name], name) for name in TABLES}
+    return Results(tables["runs"], tables["curves"], tables["grad_profile"], skipped, incomplete)

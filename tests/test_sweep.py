@@ -1,0 +1,161 @@
+"""`python -m bench sweep`: presets end to end, resume after a kill, pre-flight rejection, failing jobs,
+and the joblib / submitit_local launchers."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import load_results
+from bench.store import COMPLETE
+from bench.sweep import main as sweep_main
+from bench.sweep import plan
+
+TINY = [
+    "task.seq_len=4",
+    "cell.hidden_size=8",
+    "train.steps=20",
+    "train.eval_every=10",
+    "train.eval_size=32",
+    "train.log_every=10",
+    "train.profile_points=1",
+    "train.profile_batch=4",
+    "progress=false",
+]
+
+
+def dirs(tmp_path: Path) -> list[str]:
+    return [
+        f"results_dir={tmp_path / 'results'}",
+        f"report_dir={tmp_path / 'reports'}",
+        f"hydra.sweep.dir={tmp_path / 'multirun'}",
+    ]
+
+
+def sweep(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "sweep", *args, *dirs(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=timeout,
+    )
+
+
+def completed(tmp_path: Path) -> dict[str, int]:
+    root = tmp_path / "results" / "runs"
+    return {p.parent.name: p.stat().st_mtime_ns for p in root.glob(f"*/{COMPLETE}")} if root.exists() else {}
+
+
+def test_plan_expands_the_grid_like_hydra():
+    p = plan(["cell=rnn,lstm,gru", "task.seq_len=5,10", "seed=0,1", *TINY[1:]])
+    assert not p.problems and len(p.jobs) == 12 == len({s.run_id for s in p.specs})
+    # a later value on the command line wins over the preset's grid for the same key
+    q = plan(["sweep=smoke", "cell=gru"])
+    assert {s.config["cell"]["name"] for s in q.specs} == {"gru"} and len(q.specs) == 3
+
+
+def test_smoke_preset_end_to_end(tmp_path):
+    proc = sweep(tmp_path, "sweep=smoke")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = load_results(tmp_path / "results")
+    assert len(res.runs) == 9 and set(res.runs.status) == {"ok"}
+    assert set(zip(res.runs.task, res.runs.cell, strict=True)) == {
+        (t, c) for t in ("copy", "adding", "recall") for c in ("rnn", "lstm", "gru")
+    }
+    assert set(res.runs.sweep) == {"smoke"}
+    assert "sweep done: 9 ok, 0 diverged, 0 failed, 0 skipped" in proc.stdout
+    assert (tmp_path / "reports" / "report.md").exists() or "report: not built" in proc.stdout
+
+
+def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
+    grid = ["cell=rnn,gru", "task=recall", "seed=0,1", *TINY, "train.steps=200"]  # long enough to kill
+    p = subprocess.Popen(
+        [sys.executable, "-m", "bench", "sweep", *grid, *dirs(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    deadline = time.time() + 120
+    while len(completed(tmp_path)) < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    before = completed(tmp_path)
+    assert 1 <= len(before) < 4, "kill came too late to test resume"
+    proc = sweep(tmp_path, *grid)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = completed(tmp_path)
+    assert len(after) == 4
+    assert all(after[k] == v for k, v in before.items()), "a completed run was retrained"
+    assert f"{len(before)} skipped" in proc.stdout
+    res = load_results(tmp_path / "results")
+    assert len(res.runs) == 4 and res.runs.run_id.is_unique and not res.incomplete
+
+
+def test_preflight_rejects_the_whole_sweep_before_training(tmp_path):
+    tiny = [a for a in TINY if not a.startswith("cell.hidden_size")]
+    proc = sweep(tmp_path, "cell=gru,lstm", "train.lr=0.01,0", "cell.hidden_size=8,-1", *tiny)
+    assert proc.returncode == 2
+    assert "sweep not started: 6 invalid job(s)" in proc.stderr  # 2 cells x (lr=0 or hidden=-1) combos
+    assert proc.stderr.count("train.lr must be a number > 0") == 4
+    assert proc.stderr.count("cell.hidden_size must be an integer >= 1") == 4
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_launcher_plugin_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("hydra_plugins") else real(name, *a),
+    )
+    p = plan(["hydra/launcher=joblib", *TINY])
+    assert p.problems and "pip install -e '.[joblib]'" in p.problems[0]
+
+
+def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
+    import bench.train as bt
+
+    real = bt.train
+
+    def flaky(spec, **kw):
+        if spec.config["cell"]["name"] == "lstm":
+            raise RuntimeError("simulated crash")
+        return real(spec, **kw)
+
+    monkeypatch.setattr(bt, "train", flaky)
+    rc = sweep_main(["cell=rnn,lstm,gru", "task=recall", *TINY, *dirs(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "2 ok, 0 diverged, 1 failed, 0 skipped" in out
+    runs = load_results(tmp_path / "results").runs.set_index("cell")
+    assert runs.loc["lstm", "status"] == "failed" and "simulated crash" in runs.loc["lstm", "error"]
+    assert (runs.loc[["rnn", "gru"], "status"] == "ok").all()
+
+
+@pytest.mark.parametrize(
+    "launcher",
+    [
+        ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"],
+        ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
+    ],
+)
+def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher):
+    proc = sweep(tmp_path, "cell=rnn,gru", "task=recall", *TINY, *launcher)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = load_results(tmp_path / "results")
+    assert len(res.runs) == 2 and set(res.runs.status) == {"ok"}
+    if "joblib" in launcher[0]:
+        assert set(res.runs.threads) == {max(1, len(os.sched_getaffinity(0)) // 2)}
+    # same run ids as the in-process launcher would produce
+    assert set(res.runs.run_id) == {
+        s.run_id for s in plan(["cell=rnn,gru", "task=recall", *TINY, *dirs(tmp_path)]).specs
+    }

@@ -1,0 +1,281 @@
+"""One training run end to end: outcomes on easy settings, the three tables, divergence, determinism,
+atomic writes and incomplete runs."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench import load_results
+from bench.config import compose, validate
+from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS
+from bench.store import COMPLETE, run_dir
+from bench.train import execute, profile_steps, train
+
+SMALL = [
+    "progress=false",
+    "train.eval_size=128",
+    "train.profile_batch=8",
+    "train.log_every=10",
+    "train.eval_every=50",
+    "threads=1",
+]
+
+
+def spec_for(*overrides, results_dir=None):
+    extra = [f"results_dir={results_dir}"] if results_dir else []
+    return validate(compose([*SMALL, *overrides, *extra]))
+
+
+# Easy settings each cell should handle within the step budget (gated cells at least); the vanilla
+# RNN is only asked to learn what it can: a 2-step recall.
+EASY = {
+    "recall": [
+        "task=recall",
+        "task.seq_len=2",
+        "task.vocab=4",
+        "cell.hidden_size=32",
+        "train.steps=400",
+        "train.lr=0.01",
+    ],
+    "copy": [
+        "task=copy",
+        "task.seq_len=2",
+        "task.n_copy=2",
+        "task.n_symbols=4",
+        "cell.hidden_size=48",
+        "train.steps=800",
+        "train.lr=0.01",
+    ],
+    "adding": ["task=adding", "task.seq_len=10", "cell.hidden_size=32", "train.steps=600", "train.lr=0.01"],
+}
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("task", ["recall", "copy", "adding"])
+def test_short_run_learns_easy_setting(task, cell):
+    row, curves, profile = train(spec_for(f"cell={cell}", *EASY[task]))
+    assert row["status"] == "ok"
+    if task == "recall" or (task == "copy" and cell != "rnn"):
+        assert row["solved"], (row["final_accuracy"], row["final_loss"])
+        assert row["steps_to_solve"] <= row["max_steps"]
+        assert row["steps"] == row["steps_to_solve"]  # early stop
+    else:
+        # clearly better than the best memoryless / constant predictor
+        assert row["final_loss"] < 0.6 * row["chance_loss"], (row["final_loss"], row["chance_loss"])
+        assert row["final_accuracy"] > 1.5 * row["chance_accuracy"], row["final_accuracy"]
+
+
+def test_gru_solves_recall_in_a_few_hundred_steps():
+    row, _, _ = train(
+        spec_for(
+            "cell=gru",
+            "task=recall",
+            "task.seq_len=20",
+            "cell.hidden_size=32",
+            "train.steps=600",
+            "train.lr=0.01",
+        )
+    )
+    assert row["solved"] and row["steps_to_solve"] <= 600
+    assert row["final_accuracy"] >= 0.99
+
+
+def test_tables_have_the_columns_and_sane_values(tmp_path):
+    spec = spec_for(
+        "cell=lstm",
+        "task=copy",
+        "task.seq_len=8",
+        "cell.hidden_size=16",
+        "train.steps=60",
+        "train.profile_points=2",
+        results_dir=tmp_path,
+    )
+    out = execute(spec, progress=False)
+    assert out.status == "ok"
+    res = load_results(tmp_path)
+    assert list(res.runs.columns) == list(RUN_COLUMNS)
+    assert list(res.curves.columns) == list(CURVE_COLUMNS)
+    assert list(res.grad_profile.columns) == list(PROFILE_COLUMNS)
+    r = res.runs.iloc[0]
+    assert r.run_id == spec.run_id and r.status == "ok" and r.steps == 60 and not r.solved
+    assert r.num_params > 0 and r.hidden_size == 16 and r.layers == 1
+    assert math.isclose(r.chance_loss, 10 * math.log(8) / 28, rel_tol=1e-9)
+    assert r.chance_accuracy == pytest.approx(1 / 8)
+    assert 0 < r.ms_per_step < 10_000 and r.elements_per_s > 0 and r.peak_mem_mb > 10 and r.wall_s > 0
+    assert r.torch_version and r.python_version and r.device == "cpu" and r.threads == 1
+    c = res.curves
+    assert set(c.split) == {"train", "eval"}
+    assert {"loss", "grad_norm"} <= set(c[c.split == "train"].metric)
+    assert {"loss", "accuracy", "recall_loss"} <= set(c[c.split == "eval"].metric)
+    assert sorted(c[(c.split == "train") & (c.metric == "loss")].step) == list(range(10, 61, 10))
+    assert sorted(c[(c.split == "eval") & (c.metric == "loss")].step) == [50, 60]
+    # final metrics are the last eval
+    last = c[(c.split == "eval") & (c.step == 60)].set_index("metric").value
+    assert r.final_loss == last["loss"] and r.final_accuracy == last["accuracy"]
+    g = res.grad_profile
+    assert sorted(g.step.unique()) == profile_steps(60, 2, 10) == [0, 10, 20, 60]
+    assert set(g.state) == {"h", "c"}
+    one = g[(g.step == 0) & (g.state == "h")]
+    assert sorted(one.t) == list(range(28)) and (one.distance == 27 - one.t).all()
+    assert (g.grad_norm >= 0).all() and g.grad_norm.max() > 0
+
+
+def test_profile_steps_are_log_spaced():
+    assert profile_steps(2000, 4) == [0, 5, 21, 96, 438, 2000]
+    assert profile_steps(2000, 4, 20) == [0, 20, 40, 100, 440, 2000]
+    assert profile_steps(10, 0) == [0, 10]
+
+
+def test_divergence_is_recorded_not_raised(tmp_path):
+    spec = spec_for(
+        "cell=rnn",
+        "cell.variant=relu",
+        "task=adding",
+        "task.seq_len=20",
+        "train.optimizer=sgd",
+        "train.lr=1e6",
+        "train.clip=none",
+        "train.steps=200",
+        results_dir=tmp_path,
+    )
+    out = execute(spec, progress=False)
+    assert out.status == "diverged"
+    r = load_results(tmp_path).runs.iloc[0]
+    assert r.status == "diverged" and 1 <= r.diverged_at <= 200 and r.steps == r.diverged_at - 1
+
+
+def test_same_config_and_seed_give_identical_numbers():
+    s = spec_for("cell=gru", "task=adding", "task.seq_len=12", "cell.hidden_size=16", "train.steps=40")
+    a, ca, pa = train(s)
+    b, cb, pb = train(s)
+    pd.testing.assert_frame_equal(ca, cb)
+    pd.testing.assert_frame_equal(pa, pb)
+    assert a["final_loss"] == b["final_loss"]
+    c, _, _ = train(
+        spec_for(
+            "cell=gru", "task=adding", "task.seq_len=12", "cell.hidden_size=16", "train.steps=40", "seed=1"
+        )
+    )
+    assert c["final_loss"] != a["final_loss"]
+
+
+def test_rerun_skips_complete_runs_unless_forced(tmp_path):
+    spec = spec_for(
+        "cell=gru",
+        "task=recall",
+        "task.seq_len=4",
+        "cell.hidden_size=8",
+        "train.steps=20",
+        results_dir=tmp_path,
+    )
+    assert execute(spec, progress=False).status == "ok"
+    stamp = (run_dir(tmp_path, spec.run_id) / COMPLETE).stat().st_mtime_ns
+    assert execute(spec, progress=False).status == "skipped"
+    assert (run_dir(tmp_path, spec.run_id) / COMPLETE).stat().st_mtime_ns == stamp
+    forced = spec_for(
+        "cell=gru",
+        "task=recall",
+        "task.seq_len=4",
+        "cell.hidden_size=8",
+        "train.steps=20",
+        "force=true",
+        results_dir=tmp_path,
+    )
+    assert forced.run_id == spec.run_id
+    assert execute(forced, progress=False).status == "ok"
+    assert len(load_results(tmp_path).runs) == 1
+
+
+def test_a_failing_run_is_recorded_with_its_error(tmp_path, monkeypatch):
+    import bench.train as bt
+
+    def boom(*a, **k):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(bt, "hidden_grad_profile", boom)
+    spec = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    out = execute(spec, progress=False)
+    assert out.status == "failed" and "simulated failure" in out.error
+    runs = load_results(tmp_path).runs
+    assert runs.iloc[0].status == "failed" and "simulated failure" in runs.iloc[0].error
+
+
+def test_killed_run_is_incomplete_and_loader_keeps_the_rest(tmp_path):
+    done = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    execute(done, progress=False)
+    args = ["cell=lstm", "task=copy", "task.seq_len=50", "train.steps=100000", *SMALL]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", *args, f"results_dir={tmp_path}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    killed = validate(compose([*args, f"results_dir={tmp_path}"]))
+    cfg = run_dir(tmp_path, killed.run_id) / "config.json"
+    deadline = time.time() + 60
+    while not cfg.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert cfg.exists()
+    res = load_results(tmp_path)
+    assert list(res.runs.run_id) == [done.run_id]
+    assert res.incomplete == [str(run_dir(tmp_path, killed.run_id))]
+    assert not any(p.name.endswith(".tmp") for p in run_dir(tmp_path, done.run_id).iterdir())
+
+
+def test_loader_skips_unreadable_files_with_a_warning(tmp_path):
+    a = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    b = spec_for("cell=rnn", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    execute(a, progress=False)
+    execute(b, progress=False)
+    bad = run_dir(tmp_path, b.run_id) / "curves.parquet"
+    bad.write_bytes(b"not parquet")
+    with pytest.warns(UserWarning, match="curves.parquet"):
+        res = load_results(tmp_path)
+    assert list(res.runs.run_id) == [a.run_id]
+    assert res.skipped and res.skipped[0][0] == str(bad)
+    assert set(res.curves.run_id) == {a.run_id}
+
+
+def test_missing_results_dir_loads_empty(tmp_path):
+    res = load_results(tmp_path / "nope")
+    assert len(res) == 0 and list(res.runs.columns) == list(RUN_COLUMNS)
+
+
+def test_cli_run_prints_a_summary_and_writes_the_run(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "cell=gru",
+            "task=recall",
+            "task.seq_len=4",
+            "train.steps=20",
+            *SMALL,
+            f"results_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ms/step" in proc.stdout and "chance" in proc.stdout
+    assert len(load_results(tmp_path)) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
+
+
+def test_files_in_a_run_folder(tmp_path):
+    spec = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    execute(spec, progress=False)
+    names = sorted(p.name for p in Path(run_dir(tmp_path, spec.run_id)).iterdir())
+    assert names == ["COMPLETE.json", "config.json", "curves.parquet", "grad_profile.parquet", "runs.parquet"]
