@@ -49,12 +49,15 @@ def presets() -> list[str]:
 
 
 def _normalise(args: list[str]) -> list[str]:
-    """Accept a bare preset name as first argument; default to the default preset when no args."""
+    """Accept a bare preset name as first argument. Without a preset and without any swept key
+    (no `a,b` list), the sweep is the default preset with these overrides applied to every job."""
     args = list(args)
     if args and "=" not in args[0] and not args[0].startswith("-") and args[0] in presets():
         args[0] = f"sweep={args[0]}"
-    if not args:
-        args = [f"sweep={DEFAULT_PRESET}"]
+    chose_preset = any(a.partition("=")[0].lstrip("+~") == "sweep" for a in args)
+    swept = any("," in a.partition("=")[2] for a in args if not _is_hydra_arg(a))
+    if not chose_preset and not swept:
+        args = [f"sweep={DEFAULT_PRESET}", *args]
     return args
 
 

@@ -8,3 +8,8 @@ import torch
 def _deterministic_torch():
     torch.manual_seed(0)
     yield
+
+
+# Unit tests use tiny models: one thread is as fast, and it avoids OpenMP spin-waiting when other
+# processes (a parallel launcher's workers, a benchmark) share the two cores.
+torch.set_num_threads(1)

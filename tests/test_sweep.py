@@ -159,3 +159,14 @@ def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher
     assert set(res.runs.run_id) == {
         s.run_id for s in plan(["cell=rnn,gru", "task=recall", *TINY, *dirs(tmp_path)]).specs
     }
+
+
+def test_default_preset_unless_a_preset_or_a_grid_is_given():
+    from bench.sweep import _normalise
+
+    assert _normalise([]) == ["sweep=default"]
+    assert _normalise(["force=true"]) == ["sweep=default", "force=true"]
+    assert _normalise(["smoke", "seed=1"]) == ["sweep=smoke", "seed=1"]
+    assert _normalise(["cell=rnn,gru"]) == ["cell=rnn,gru"]
+    assert _normalise(["sweep=lr", "cell=gru"]) == ["sweep=lr", "cell=gru"]
+    assert _normalise(["hydra/launcher=joblib"]) == ["sweep=default", "hydra/launcher=joblib"]
