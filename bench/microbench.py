@@ -1,0 +1,432 @@
+"""Micro-benchmark support: FLOP counts, the GEMM reference, the tidy table and the ratio gates.
+
+The suite itself lives in tests/benchmarks (pytest-benchmark). Each benchmark there records what it
+measured in ``extra_info`` (cell, impl, pass, hidden, seq_len, batch, flops, device, threads, ...);
+this module turns the suite's ``--benchmark-json`` file into one tidy table and checks the ratio gates.
+
+Gates compare two benchmarks of the same JSON (one process, one machine, minutes apart), never a time
+against a stored baseline, so they hold on any machine:
+
+- ``explicit_lstm``: explicit LSTM / fused LSTM forward+backward at hidden 128, T 300, batch 64 <= 1.5.
+- ``harness_overhead``: ``bench.train.train`` for N steps (eval, gradient probes, logging and data
+  generation included) / a bare loop of the same N optimizer steps on pre-generated batches <= 1.10.
+
+Command line::
+
+    python -m bench.microbench gates JSON [--allow-missing]   # exit 1 when a gate fails
+    python -m bench.microbench table JSON [RESULTS_DIR]       # RESULTS_DIR/microbench.parquet
+    python -m bench microbench JSON results_dir=DIR           # the same, through the harness CLI
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}  # G: H-row blocks stacked in weight_ih / weight_hh
+PASSES = ("forward", "forward_backward", "train_step", "generate", "bare_step", "harness_run")
+# FLOPs of a pass relative to the forward pass: backward costs about two forwards (dX and dW GEMMs).
+PASS_FLOP_FACTOR = {"forward": 1, "forward_backward": 3, "train_step": 3, "bare_step": 3, "harness_run": 3}
+
+TABLE_COLUMNS: tuple[str, ...] = (
+    "name",
+    "cell",
+    "impl",
+    "pass",
+    "hidden",
+    "seq_len",
+    "batch",
+    "min_s",
+    "mean_s",
+    "rounds",
+    "flops",
+    "gflops_per_s",
+    "gemm_gflops_per_s",
+    "gemm_fraction",
+    "device",
+    "threads",
+    # beyond the report's columns: what a row measured when it is not a plain cell call
+    "task",
+    "steps",
+    "group",
+    "twin_min_s",  # explicit forward_backward: best time of the fused twin, timed between its rounds
+)
+_INT_COLUMNS = ("hidden", "seq_len", "batch", "rounds", "threads", "steps")
+_FLOAT_COLUMNS = (
+    "min_s",
+    "mean_s",
+    "flops",
+    "gflops_per_s",
+    "gemm_gflops_per_s",
+    "gemm_fraction",
+    "twin_min_s",
+)
+
+# Gate limits and the shape gate (a) reads.
+EXPLICIT_LSTM_LIMIT = 1.5
+HARNESS_LIMIT = 1.10
+GATE_SHAPE = {"hidden": 128, "seq_len": 300, "batch": 64}
+
+
+# -----------------------------------------------------------------------------
+# FLOPs and the GEMM reference
+
+
+def forward_flops(cell: str, hidden: int, input_size: int, seq_len: int, batch: int, layers: int = 1) -> int:
+    """Forward FLOPs of a recurrent core: 2*G*H*(I+H) per step per sequence per layer (gate GEMMs only)."""
+    G, H = GATE_BLOCKS[cell], hidden
+    total = 0
+    for k in range(layers):
+        n_in = input_size if k == 0 else H
+        total += 2 * G * H * (n_in + H)
+    return total * seq_len * batch
+
+
+def pass_flops(
+    pass_: str, cell: str, hidden: int, input_size: int, seq_len: int, batch: int, steps: int = 1
+) -> int | None:
+    """FLOPs of one call of benchmark pass `pass_` (None for passes without a FLOP count, e.g. generate)."""
+    factor = PASS_FLOP_FACTOR.get(pass_)
+    if factor is None:
+        return None
+    return factor * steps * forward_flops(cell, hidden, input_size, seq_len, batch)
+
+
+def sync(device: torch.device | str) -> None:
+    """Wait for queued device work, so a wall-clock time covers the work and not just its launch."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_reference(
+    cell: str,
+    hidden: int,
+    input_size: int,
+    seq_len: int,
+    batch: int,
+    device: torch.device | str = "cpu",
+    backward: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> Callable[[], None]:
+    """A closure doing exactly the GEMMs a recurrent core's FLOP count assumes, and nothing else.
+
+    Forward: the input projection (T*B, I) @ (I, G*H) once, then (B, H) @ (H, G*H) T times.
+    With backward, also each GEMM's two gradient GEMMs (dX = dY @ W^T, dW += X^T @ dY), i.e. 3x the FLOPs.
+    Outputs go to preallocated buffers, so this is the best a cell could do with the same GEMM calls.
+    """
+    G, H, I, T, B = GATE_BLOCKS[cell], hidden, input_size, seq_len, batch
+    g = torch.Generator().manual_seed(0)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=dtype).to(device)
+
+    x, w_ih, h, w_hh = rand(T * B, I), rand(I, G * H), rand(B, H), rand(H, G * H)
+    xp, a, dxp, da = rand(T * B, G * H), rand(B, G * H), rand(T * B, G * H), rand(B, G * H)
+    dx, dw_ih = torch.empty_like(x), torch.zeros_like(w_ih)
+    dh, dw_hh = torch.empty_like(h), torch.zeros_like(w_hh)
+
+    def fwd() -> None:
+        torch.mm(x, w_ih, out=xp)
+        for _ in range(T):
+            torch.mm(h, w_hh, out=a)
+
+    def fwd_bwd() -> None:
+        fwd()
+        for _ in range(T):
+            torch.mm(da, w_hh.t(), out=dh)
+            dw_hh.addmm_(h.t(), da)
+        torch.mm(dxp, w_ih.t(), out=dx)
+        dw_ih.addmm_(x.t(), dxp)
+
+    return fwd_bwd if backward else fwd
+
+
+def time_min(
+    fn: Callable[[], Any],
+    device: torch.device | str = "cpu",
+    budget_s: float = 0.25,
+    min_repeats: int = 3,
+    max_repeats: int = 50,
+) -> float:
+    """Best wall time (s) of fn() over repeats filling about `budget_s` (after one warm-up call)."""
+    fn()
+    sync(device)
+    best, spent, n = math.inf, 0.0, 0
+    while n < min_repeats or (spent < budget_s and n < max_repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        dt = time.perf_counter() - t0
+        best, spent, n = min(best, dt), spent + dt, n + 1
+    return best
+
+
+# -----------------------------------------------------------------------------
+# the tidy table
+
+
+def load_benchmarks(json_path: str | Path) -> dict[str, Any]:
+    """The parsed pytest-benchmark JSON; ValueError with the path if it is not one."""
+    try:
+        data = json.loads(Path(json_path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{json_path}: not a readable pytest-benchmark JSON ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise ValueError(f"{json_path}: not a pytest-benchmark JSON (no 'benchmarks' list)")
+    return data
+
+
+def _num(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _row(bench: dict[str, Any]) -> dict[str, Any]:
+    info, stats = bench.get("extra_info") or {}, bench.get("stats") or {}
+    min_s, mean_s = _num(stats.get("min")), _num(stats.get("mean"))
+    flops = _num(info.get("flops"))
+    gflops = flops / min_s / 1e9 if min_s > 0 else math.nan
+    gemm_s = _num(info.get("gemm_s"))
+    gemm_gflops = flops / gemm_s / 1e9 if gemm_s > 0 else _num(info.get("gemm_gflops_per_s"))
+    return {
+        "name": bench.get("name"),
+        "cell": info.get("cell"),
+        "impl": info.get("impl"),
+        "pass": info.get("pass"),
+        "hidden": info.get("hidden"),
+        "seq_len": info.get("seq_len"),
+        "batch": info.get("batch"),
+        "min_s": min_s,
+        "mean_s": mean_s,
+        "rounds": stats.get("rounds"),
+        "flops": flops,
+        "gflops_per_s": gflops,
+        "gemm_gflops_per_s": gemm_gflops,
+        "gemm_fraction": gflops / gemm_gflops if gemm_gflops > 0 else math.nan,
+        "device": info.get("device"),
+        "threads": info.get("threads"),
+        "task": info.get("task"),
+        "steps": info.get("steps"),
+        "group": bench.get("group"),
+        "twin_min_s": info.get("twin_min_s"),
+    }
+
+
+def to_table(json_path: str | Path) -> pd.DataFrame:
+    """One row per benchmark of a pytest-benchmark JSON, columns TABLE_COLUMNS.
+
+    Times are per call (seconds); gflops_per_s = flops / min_s; gemm_fraction = gflops_per_s over the
+    GEMM reference's GFLOP/s at the same shapes, measured in the same session. Benchmarks without
+    extra_info (not from tests/benchmarks) keep their name and times, other columns empty.
+    """
+    data = load_benchmarks(json_path)
+    df = pd.DataFrame([_row(b) for b in data["benchmarks"]], columns=list(TABLE_COLUMNS))
+    for col in _INT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+    for col in _FLOAT_COLUMNS:
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
+    for col in ("name", "cell", "impl", "pass", "device", "task", "group"):
+        df[col] = df[col].astype("string")
+    return df
+
+
+def main(json_path: str, results_dir: str) -> int:
+    """Write results_dir/microbench.parquet (atomically) from a pytest-benchmark JSON; 0 ok, 2 bad input."""
+    from bench.store import write_table
+
+    try:
+        df = to_table(json_path)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "microbench.parquet"
+    write_table(path, df)
+    print(f"microbench: {len(df)} benchmarks from {json_path} -> {path}")
+    return 0
+
+
+def summary(df: pd.DataFrame) -> str:
+    """A compact text view of the table: ms per call, GFLOP/s and GEMM fraction, by group."""
+    if df.empty:
+        return "(no benchmarks)"
+    view = pd.DataFrame(
+        {
+            "group": df["group"],
+            "cell": df["cell"].fillna(df["task"]),
+            "impl": df["impl"],
+            "min_ms": (df["min_s"] * 1e3).round(3),
+            "mean_ms": (df["mean_s"] * 1e3).round(3),
+            "rounds": df["rounds"],
+            "GFLOP/s": df["gflops_per_s"].round(2),
+            "gemm_GFLOP/s": df["gemm_gflops_per_s"].round(2),
+            "gemm_frac": df["gemm_fraction"].round(3),
+        }
+    )
+    return view.to_string(index=False)
+
+
+# -----------------------------------------------------------------------------
+# gates
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One ratio gate: numerator / denominator (min times, seconds) against its limit."""
+
+    gate: str
+    numerator: str  # benchmark names
+    denominator: str
+    numerator_s: float
+    denominator_s: float
+    limit: float
+    status: str  # "pass" | "fail" | "missing"
+    message: str
+
+    @property
+    def ratio(self) -> float:
+        return self.numerator_s / self.denominator_s if self.denominator_s > 0 else math.nan
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+def _pick(df: pd.DataFrame, **where: Any) -> pd.DataFrame:
+    m = pd.Series(True, index=df.index)
+    for k, v in where.items():
+        m &= df[k] == v
+    return df[m.fillna(False)]
+
+
+def _missing(gate: str, what: str, lacking: str, limit: float) -> GateResult:
+    msg = f"{gate}: MISSING: no {lacking} benchmark for {what} in this JSON"
+    return GateResult(gate, "", "", math.nan, math.nan, limit, "missing", msg)
+
+
+def _verdict(
+    gate: str, what: str, num: tuple[str, float], den: tuple[str, float], limit: float, note: str = ""
+) -> GateResult:
+    (n_name, n_s), (d_name, d_s) = num, den
+    ratio = n_s / d_s
+    ok = bool(ratio <= limit)
+    msg = (
+        f"{gate}: {'PASS' if ok else 'FAIL'}: {what}: {n_name} {n_s * 1e3:.2f} ms / "
+        f"{d_name} {d_s * 1e3:.2f} ms = {ratio:.3f} ({'<=' if ok else '>'} {limit:g}){note}"
+    )
+    return GateResult(gate, n_name, d_name, float(n_s), float(d_s), limit, "pass" if ok else "fail", msg)
+
+
+def _ratio_gate(gate: str, what: str, num: pd.DataFrame, den: pd.DataFrame, limit: float) -> GateResult:
+    """num's best min_s over den's best (the fastest of duplicates, e.g. interleaved rounds)."""
+    if num.empty or den.empty:
+        return _missing(
+            gate,
+            what,
+            " and ".join(s for s, d in (("numerator", num), ("denominator", den)) if d.empty),
+            limit,
+        )
+    n, d = num.loc[num["min_s"].idxmin()], den.loc[den["min_s"].idxmin()]
+    return _verdict(gate, what, (str(n["name"]), n["min_s"]), (str(d["name"]), d["min_s"]), limit)
+
+
+def check_gates(
+    json_path: str | Path,
+    explicit_lstm_limit: float = EXPLICIT_LSTM_LIMIT,
+    harness_limit: float = HARNESS_LIMIT,
+) -> list[GateResult]:
+    """The two ratio gates on one pytest-benchmark JSON (min times of that run only).
+
+    explicit_lstm prefers the interleaved pair inside the explicit benchmark (its twin_min_s, the fused
+    core timed between its rounds); without one it compares the separate fused benchmark.
+    harness_overhead compares the best harness_run with the best bare_step of the same step count.
+    """
+    df = to_table(json_path)
+    what = (
+        f"explicit / fused LSTM forward+backward at H{GATE_SHAPE['hidden']} T{GATE_SHAPE['seq_len']} "
+        f"B{GATE_SHAPE['batch']}"
+    )
+    fb = _pick(df, cell="lstm", **{"pass": "forward_backward"}, **GATE_SHAPE)
+    explicit, fused = _pick(fb, impl="explicit"), _pick(fb, impl="fused")
+    paired = explicit[explicit["twin_min_s"] > 0]
+    if not paired.empty:
+        e = paired.loc[paired["min_s"].idxmin()]
+        a = _verdict(
+            "explicit_lstm",
+            what,
+            (str(e["name"]), e["min_s"]),
+            ("its fused twin", e["twin_min_s"]),
+            explicit_lstm_limit,
+            " (fused timed between the explicit rounds)",
+        )
+        if not fused.empty:  # the separate benchmarks, for the record
+            f = fused["min_s"].min()
+            a = replace(
+                a,
+                message=f"{a.message}; separate benchmarks: {e['min_s'] * 1e3:.2f} ms / "
+                f"{f * 1e3:.2f} ms = {e['min_s'] / f:.3f}",
+            )
+    else:
+        a = _ratio_gate("explicit_lstm", what, explicit, fused, explicit_lstm_limit)
+
+    harness, bare = _pick(df, **{"pass": "harness_run"}), _pick(df, **{"pass": "bare_step"})
+    steps = sorted(set(harness["steps"].dropna()) & set(bare["steps"].dropna()))
+    if steps:  # compare runs of the same number of steps
+        harness, bare = _pick(harness, steps=steps[-1]), _pick(bare, steps=steps[-1])
+    b = _ratio_gate(
+        "harness_overhead",
+        f"bench.train.train / bare PyTorch loop, {int(steps[-1]) if steps else '?'} steps",
+        harness,
+        bare,
+        harness_limit,
+    )
+    return [a, b]
+
+
+def gates_main(json_path: str, allow_missing: bool = False) -> int:
+    """Print every gate's line; 0 when all pass (missing ones too with allow_missing), else 1."""
+    try:
+        results = check_gates(json_path)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    bad = False
+    for r in results:
+        print(r.message)
+        bad |= r.status == "fail" or (r.status == "missing" and not allow_missing)
+    return 1 if bad else 0
+
+
+def cli(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.microbench", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gates", help="check the ratio gates of a pytest-benchmark JSON (exit 1 on failure)")
+    g.add_argument("json")
+    g.add_argument("--allow-missing", action="store_true", help="a gate without its benchmarks is no failure")
+    t = sub.add_parser("table", help="write RESULTS_DIR/microbench.parquet and print the summary")
+    t.add_argument("json")
+    t.add_argument("results_dir", nargs="?", default="results")
+    args = ap.parse_args(argv)
+    if args.cmd == "gates":
+        return gates_main(args.json, args.allow_missing)
+    rc = main(args.json, args.results_dir)
+    if rc == 0:
+        print(summary(to_table(args.json)))
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,1 @@
+"""Micro-benchmarks (pytest-benchmark): opt-in, see conftest.py."""

@@ -1,0 +1,49 @@
+"""Sweep throughput: the joblib launcher with 2 workers against the sequential in-process launcher.
+
+Both sweep the same grid of small runs end to end (`python -m bench sweep ...` in a subprocess: process
+start, pre-flight, all runs, the report), one after the other in this process, so the ratio of their wall
+times is the ratio of their throughputs (runs per minute). Target: joblib >= 1.6x sequential on 2 cores.
+Full grid only (about two minutes); the CI quick pass skips it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import load_results
+
+GRID = ["task=recall", "cell=rnn,gru", "seed=0,1,2,3", "task.seq_len=30", "cell.hidden_size=64",
+        "train.steps=300", "train.early_stop=false", "train.eval_size=128", "progress=false"]
+TARGET = 1.6
+
+
+def _sweep(root: Path, *extra: str) -> float:
+    args = [sys.executable, "-m", "bench", "sweep", *GRID, *extra, f"results_dir={root / 'results'}",
+            f"report_dir={root / 'reports'}", f"hydra.sweep.dir={root / 'multirun'}"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
+    wall = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(load_results(root / "results")) == 8
+    return wall
+
+
+def test_joblib_sweep_throughput(grid, tmp_path, benchmark):
+    if grid.name != "full":
+        pytest.skip("sweep throughput runs on the full grid only")
+    (tmp_path / "seq").mkdir()
+    (tmp_path / "par").mkdir()
+    seq = _sweep(tmp_path / "seq")
+    par = _sweep(tmp_path / "par", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+    ratio = seq / par
+    benchmark.extra_info.update(sequential_s=seq, joblib_s=par, throughput_ratio=ratio, runs=8)
+    benchmark.pedantic(lambda: None, rounds=1)  # the numbers above are the measurement
+    print(f"\nsweep of 8 runs: sequential {seq:.1f} s, joblib x2 {par:.1f} s, throughput ratio {ratio:.2f}")
+    assert ratio >= TARGET, (
+        f"joblib (2 workers) {par:.1f} s vs sequential {seq:.1f} s: throughput ratio {ratio:.2f} < {TARGET}"
+    )
