@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,6 +193,7 @@ def main(args: list[str]) -> int:
     )
     argv = sys.argv
     sys.argv = [argv[0] if argv else "bench", *overrides]
+    t0 = time.perf_counter()
     try:
         _hydra_job()
     finally:
@@ -199,6 +201,7 @@ def main(args: list[str]) -> int:
         if _sweep_bar is not None:
             _sweep_bar.close()
         _sweep_bar = None
+    launch_s = time.perf_counter() - t0  # launching and running the jobs, without set-up and report
     counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0}
     for spec in {s.run_id: s for s in p.specs}.values():
         rec = read_complete(run_dir(results_dir, spec.run_id))
@@ -209,7 +212,7 @@ def main(args: list[str]) -> int:
         else:
             counts[rec.get("status", "failed")] = counts.get(rec.get("status", "failed"), 0) + 1
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "incomplete")
-    print(f"sweep done: {summary}", flush=True)
+    print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
     _report(p.specs[0].config["results_dir"], report_dir)  # as given: report text names it
     return 1 if counts["failed"] or counts["incomplete"] else 0
 

@@ -143,10 +143,10 @@ def test_forward_with_states_matches_forward(cell, variant, layers):
 
 @pytest.mark.parametrize("variant", _FAST_LSTM)
 def test_lstm_fast_path_gradcheck(variant):
-    G = len(gate_names("lstm", variant))
-    xp = torch.randn(4, 2, G * 3, dtype=torch.float64, requires_grad=True)
-    W = torch.randn(G * 3, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: _LSTMLayerFn.apply(a, b, variant), (xp, W), fast_mode=True)
+    G, h = len(gate_names("lstm", variant)), 3
+    args = [torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+            for shape in ((4, 2, 2), (G * h, 2), (G * h, h), (G * h,), (G * h,))]  # x, W_ih, W_hh, b_ih, b_hh
+    assert torch.autograd.gradcheck(lambda *a: _LSTMLayerFn.apply(*a, variant), args, fast_mode=True)
 
 
 def test_explicit_core_handles_one_step_and_no_grad():
@@ -345,13 +345,15 @@ def _blocks(core, k, name):
     return _split(core.layer_params(k)[name].detach(), gate_names(core.cell, core.variant))
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("cell, variant, gate, sign", [
+def _impls(cases):
+    """(impl, *case) for both impls where the variant is fused-capable, else explicit only."""
+    return [(impl, *c) for c in cases for impl in IMPLS if impl == "explicit" or c[1] in FUSED_VARIANTS[c[0]]]
+
+
+@pytest.mark.parametrize("impl, cell, variant, gate, sign", _impls([
     ("lstm", "vanilla", "f", 1), ("lstm", "nig", "f", 1), ("lstm", "cifg", "i", -1),
-    ("gru", "vanilla", "z", 1), ("gru", "nrg", "z", 1)])
+    ("gru", "vanilla", "z", 1), ("gru", "nrg", "z", 1)]))
 def test_forget_bias_number(impl, cell, variant, gate, sign):
-    if variant not in FUSED_VARIANTS[cell] and impl == "fused":
-        pytest.skip("explicit only")
     torch.manual_seed(1)
     ref = make_core(cell, impl, I, H, 2, variant)
     torch.manual_seed(1)
@@ -387,12 +389,9 @@ def test_large_forget_bias_keeps_lstm_cell():
     torch.testing.assert_close(c, c[:1] * torch.arange(1, T + 1, dtype=torch.float64)[:, None])
 
 
-@pytest.mark.parametrize("impl", IMPLS)
-@pytest.mark.parametrize("cell, variant", [("lstm", "vanilla"), ("lstm", "nig"), ("lstm", "cifg"),
-                                           ("gru", "vanilla")])
+@pytest.mark.parametrize("impl, cell, variant", _impls([
+    ("lstm", "vanilla"), ("lstm", "nig"), ("lstm", "cifg"), ("gru", "vanilla")]))
 def test_chrono_init(impl, cell, variant):
-    if variant not in FUSED_VARIANTS[cell] and impl == "fused":
-        pytest.skip("explicit only")
     tmax, Hc = 50.0, 64
     core = make_core(cell, impl, I, Hc, 2, variant, forget_bias="chrono", chrono_tmax=tmax)
     for k in range(2):
