@@ -210,10 +210,13 @@ def headline(s: pd.DataFrame, outdir: Path) -> Figure:
             x = _dodge(d["seq_len"].to_numpy(dtype=float), i, len(cells), log, width)
             kw = {"color": color(cell), "marker": "o", "ms": 4, "capsize": 3, "lw": 1.6}
             if d["acc_mean"].notna().any():
-                a_acc.errorbar(x, d["acc_mean"], yerr=_yerr(d["acc_mean"], d["acc_lo"], d["acc_hi"]), **kw)
-            a_loss.errorbar(
-                x, d["ratio_mean"], yerr=_yerr(d["ratio_mean"], d["ratio_lo"], d["ratio_hi"]), **kw
-            )
+                # accuracy lives in [0, 1]: a t-interval over 2-3 seeds can reach far outside it
+                lo, hi = d["acc_lo"].clip(0, 1), d["acc_hi"].clip(0, 1)
+                a_acc.errorbar(x, d["acc_mean"], yerr=_yerr(d["acc_mean"], lo, hi), **kw)
+            # a loss ratio is positive: on a log axis, clip the lower bar at a tenth of the smallest mean
+            floor = d["ratio_mean"][d["ratio_mean"] > 0].min() / 10 if ratio_log else -np.inf
+            r_lo = d["ratio_lo"].clip(lower=floor)
+            a_loss.errorbar(x, d["ratio_mean"], yerr=_yerr(d["ratio_mean"], r_lo, d["ratio_hi"]), **kw)
         chance = sub.groupby("seq_len")["chance_accuracy"].median()
         if chance.notna().any():
             a_acc.plot(chance.index, chance.values, label="chance", **CHANCE_STYLE)
@@ -230,6 +233,7 @@ def headline(s: pd.DataFrame, outdir: Path) -> Figure:
         a_loss.axhline(1.0, **CHANCE_STYLE)
         if ratio_log:
             _log_y(a_loss, pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]]))
+        a_acc.set_ylim(-0.03, 1.03)
         a_acc.set_title(task)
         if j == 0:
             a_acc.set_ylabel("final accuracy (eval)")
@@ -241,7 +245,8 @@ def headline(s: pd.DataFrame, outdir: Path) -> Figure:
         outdir,
         "accuracy_vs_length",
         "Final accuracy (top) and final loss relative to chance (bottom, 1 = chance, lower is better) "
-        "against sequence length. Points: mean over seeds; bars: 95% t-interval (none with one seed).",
+        "against sequence length. Points: mean over seeds; bars: 95% t-interval (none with one seed), "
+        "clipped to [0, 1] for accuracy and above 0 for the loss ratio.",
     )
 
 
