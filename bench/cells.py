@@ -217,24 +217,26 @@ _LSTM_ACTIVATIONS = {v: _lstm_activations(v) for v in _FAST_LSTM}
 
 
 class _LSTMLayerFn(torch.autograd.Function):
-    """One LSTM layer over a sequence: (xp (T, B, G*H) input projection incl. biases, W_hh) -> h (T, B, H).
+    """One LSTM layer over a sequence: (x (T, B, I), W_ih, W_hh, b_ih, b_hh) -> h (T, B, H).
 
     Computes exactly what _lstm_layer does (the tests check outputs and gradients against it and gradcheck
-    it), but the forward loop records no autograd nodes and the backward is written out per step with
-    PyTorch's fused sigmoid/tanh derivative kernels: about half the ops of autograd's backward, and
-    dL/dW_hh is one (G*H, T*B) @ (T*B, H) matmul after the loop instead of one small matmul per step.
+    it), but the forward loop records no autograd nodes, and the backward is written out per step with
+    PyTorch's fused sigmoid/tanh derivative kernels: about half the ops of autograd's backward. Everything
+    stays per step (the weight gradients are accumulated in place), so no (T, B, 4H) buffer is ever built:
+    at B=64, H=128, T=300 such a buffer is 39 MB, and writing and reading it cost more than the matmuls.
     """
 
     @staticmethod
-    def forward(ctx, xp: Tensor, W_hh: Tensor, variant: str) -> Tensor:
-        T, B, _ = xp.shape
+    def forward(ctx, x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
+                variant: str) -> Tensor:
+        T, B, _ = x.shape
         H = W_hh.shape[1]
         sl = _gate_slices("lstm", variant, H)
-        W = W_hh.t()  # (H, G*H)
-        h = c = xp.new_zeros(B, H)
+        Wi, Wh, bias = W_ih.t(), W_hh.t(), b_ih + b_hh  # (I, G*H), (H, G*H), (G*H,)
+        h = c = x.new_zeros(B, H)
         acts, cs, ys, hs = [], [c], [], [h]  # cs[t], hs[t] hold c_{t-1}, h_{t-1}
-        for xt in xp.unbind(0):
-            a = torch.addmm(xt, h, W)  # (B, G*H) preactivations, turned into activations in place
+        for xt in x.unbind(0):
+            a = torch.addmm(bias, xt, Wi).addmm_(h, Wh)  # (B, G*H) preactivations, then activations in place
             for lo, hi, fn in _LSTM_ACTIVATIONS[variant]:
                 fn(a[:, lo * H : hi * H])
             i = a[:, sl["i"]] if "i" in sl else None
@@ -250,24 +252,28 @@ class _LSTMLayerFn(torch.autograd.Function):
             cs.append(c)
             ys.append(y)
             hs.append(h)
-        ctx.save_for_backward(W_hh)
+        ctx.save_for_backward(x, W_ih, W_hh)
         ctx.steps = (acts, cs, ys, hs)  # internal tensors nobody else can modify
         ctx.variant = variant
         return torch.stack(hs[1:])  # (T, B, H)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, dout: Tensor) -> tuple[Tensor, Tensor | None, None]:
-        (W_hh,) = ctx.saved_tensors
+    def backward(ctx, dout: Tensor) -> tuple:
+        x, W_ih, W_hh = ctx.saved_tensors
         acts, cs, ys, hs = ctx.steps
         variant = ctx.variant
         T, B, H = dout.shape
         sl = _gate_slices("lstm", variant, H)
         GH = len(sl) * H
-        dA = dout.new_empty(T, B, GH)  # dL/d(preactivations), i.e. dL/dxp
-        dh, dc_next = dout[T - 1], None  # dL/dh_t, and dL/dc_t through c_{t+1}
+        need_x, need_w = ctx.needs_input_grad[0], any(ctx.needs_input_grad[1:5])
+        dx = x.new_empty(x.shape) if need_x else None
+        dW_ih, dW_hh, dsum = torch.zeros_like(W_ih), torch.zeros_like(W_hh), dout.new_zeros(B, GH)
+        xs = x.unbind(0)
+        dh, dc_next = dout[T - 1], None  # dL/dh_t (total), and dL/dc_t through c_{t+1}
         for t in range(T - 1, -1, -1):
-            a, c_prev, y, d = acts[t], cs[t], ys[t], dA[t]
+            a, c_prev, y = acts[t], cs[t], ys[t]
+            d = dout.new_empty(B, GH)  # dL/d(preactivations) of step t
             i = a[:, sl["i"]] if "i" in sl else None
             g = a[:, sl["g"]]
             if "o" in sl:
@@ -295,20 +301,23 @@ class _LSTMLayerFn(torch.autograd.Function):
                 dc_next = dc * f
             else:
                 dc_next = dc
+            if need_w:
+                dW_ih.addmm_(d.t(), xs[t])  # (G*H, B) @ (B, I)
+                if t > 0:  # h_{-1} = 0
+                    dW_hh.addmm_(d.t(), hs[t])
+                dsum.add_(d)  # bias gradient, reduced over the batch once at the end
+            if need_x:
+                torch.mm(d, W_ih, out=dx[t])
             if t > 0:
-                dh = torch.addmm(dout[t - 1], d, W_hh)  # direct + through step t
-        dW = None
-        if ctx.needs_input_grad[1]:
-            h_prev = torch.stack(hs[:-1])  # (T, B, H)
-            dW = dA.view(T * B, GH).t() @ h_prev.view(T * B, H)  # (G*H, H)
-        return dA, dW, None
+                dh = torch.addmm(dout[t - 1], d, W_hh)  # dL/dh_{t-1}: direct + through step t
+        db = dsum.sum(0)
+        return dx, dW_ih, dW_hh, db, db, None
 
 
 def _lstm_layer_fast(x: Tensor, p: dict[str, Tensor], variant: str) -> Tensor:
     """x (T, B, I) -> h (T, B, H), same function as _lstm_layer."""
-    T, B, _ = x.shape
-    xp = torch.addmm(p["bias_ih"] + p["bias_hh"], x.reshape(T * B, -1), p["weight_ih"].t()).view(T, B, -1)
-    return _LSTMLayerFn.apply(xp, p["weight_hh"], variant)
+    w = (p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
+    return _LSTMLayerFn.apply(x.contiguous(), *w, variant)
 
 
 # -----------------------------------------------------------------------------
