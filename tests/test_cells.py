@@ -22,15 +22,6 @@ from bench.cells import (
 B, T, I, H = 3, 7, 4, 5  # tiny: these tests are about exactness, not speed
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny matmuls on 2 BLAS threads stall for milliseconds each when the other core is busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 ALL_VARIANTS = [(c, v) for c in CELLS for v in VARIANTS[c]]
 FUSED = [(c, v) for c in CELLS for v in FUSED_VARIANTS[c]]
 

@@ -11,16 +11,6 @@ from bench.cells import CELLS
 from bench.gradients import hidden_grad_profile
 from bench.model import SequenceModel
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny matmuls on 2 BLAS threads stall for milliseconds each when the other core is busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 V, O, H, B, L = 5, 3, 4, 2, 6
 _TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 

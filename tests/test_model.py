@@ -6,16 +6,6 @@ import torch
 from bench.cells import CELLS, FUSED_VARIANTS, VARIANTS
 from bench.model import SequenceModel, count_params, hidden_for_budget, model_param_count
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny matmuls on 2 BLAS threads stall for milliseconds each when the other core is busy
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 ALL_VARIANTS = [(c, v) for c in CELLS for v in VARIANTS[c]]
 
 
