@@ -15,8 +15,11 @@ from omegaconf import DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
-# Keys that change where or how visibly a run is written, not what it computes: left out of run_id.
-COSMETIC_KEYS = ("results_dir", "report_dir", "threads", "force", "progress", "sweep_name")
+# The keys that decide what a run computes: run_id hashes these (resolved) and nothing else. Left out:
+# where and how visibly it is written (results_dir, threads, progress, force, sweep_name, ...), and the
+# helper keys of a preset (per-task tables that task/cell/train interpolate from), so that these never
+# split one run into two ids and `bench run` with the same effective settings finds the sweep's run.
+RUN_KEYS = ("task", "cell", "train", "seed", "device", "dtype")
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CLIPS = ("none", "norm", "value")
@@ -104,7 +107,7 @@ class RunSpec:
     @property
     def semantic(self) -> dict[str, Any]:
         """The part of the config that determines what the run computes (hashed into run_id)."""
-        return {k: v for k, v in self.config.items() if k not in COSMETIC_KEYS}
+        return {k: self.config[k] for k in RUN_KEYS if k in self.config}
 
     @property
     def run_id(self) -> str:
@@ -118,7 +121,15 @@ def validate(cfg: DictConfig | dict[str, Any]) -> RunSpec:
     from bench.cells import CELLS, FUSED_VARIANTS, IMPLS, RECURRENT_INITS, VARIANTS
     from tasks import TASKS, make_task
 
-    c = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    if isinstance(cfg, DictConfig):
+        from omegaconf.errors import OmegaConfBaseException
+
+        try:
+            c = OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as e:  # e.g. a preset's table has no entry for the chosen key
+            raise ConfigError([f"{e.full_key}: cannot be resolved: {_first_line(e)}"]) from None
+    else:
+        c = cfg
     p: list[str] = []
     for section in ("task", "cell", "train"):
         if not isinstance(c.get(section), dict):

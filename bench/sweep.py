@@ -183,6 +183,12 @@ def main(args: list[str]) -> int:
         f"{len(p.specs) - todo if not force else 0} already complete -> {results_dir}",
         flush=True,
     )
+    if len(before) < len(p.specs):
+        print(
+            f"note: {len(p.specs) - len(before)} grid point(s) repeat a run of this sweep (e.g. task.seq_len "
+            "given while the preset sweeps `length`: fix that too, e.g. length=long)",
+            flush=True,
+        )
     # Absolute results_dir: launchers such as submitit run jobs from other working directories.
     overrides = ["--multirun", *p.overrides, f"results_dir={results_dir}"]
     in_process = not any(_is_hydra_arg(a) and "launcher" in a for a in p.overrides)

@@ -39,6 +39,28 @@ def test_run_id_ignores_cosmetic_keys_and_tracks_semantic_ones():
     assert len(a.run_id) == 12 and int(a.run_id, 16) >= 0
 
 
+def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
+    # The default preset reaches its per-task settings through helper tables (setup, gate_bias):
+    # the same effective run composed by hand has the same id, so resume and `bench run` find it.
+    swept = validate(compose(["sweep=default", "task=recall", "cell=lstm", "length=long", "seed=1"]))
+    c = swept.config
+    by_hand = validate(
+        compose(
+            [
+                "task=recall",
+                f"task.seq_len={c['task']['seq_len']}",
+                "cell=lstm",
+                *(f"cell.{k}={v}" for k, v in c["cell"].items() if k != "name" and v is not None),
+                *(f"train.{k}={v}" for k, v in c["train"].items()),
+                "seed=1",
+            ]
+        )
+    )
+    assert c["task"]["seq_len"] == c["setup"]["recall"]["lengths"]["long"]
+    assert by_hand.run_id == swept.run_id
+    assert "setup" not in by_hand.config
+
+
 def test_budget_resolves_hidden_size():
     from bench.model import SequenceModel, count_params
 

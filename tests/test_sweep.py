@@ -59,6 +59,26 @@ def test_plan_expands_the_grid_like_hydra():
     assert {s.config["cell"]["name"] for s in q.specs} == {"gru"} and len(q.specs) == 3
 
 
+def test_default_preset_has_per_task_lengths_and_learning_rates():
+    p = plan([])
+    assert not p.problems and len(p.specs) == 81 == len({s.run_id for s in p.specs})
+    grid = {}
+    for s in p.specs:
+        c = s.config
+        grid.setdefault(c["task"]["name"], set()).add((c["task"]["seq_len"], c["train"]["lr"]))
+        assert c["cell"]["forget_bias"] == ("chrono" if c["cell"]["name"] != "rnn" else 0.0)
+    setup = p.specs[0].config["setup"]
+    for task, rows in grid.items():
+        assert rows == {(t, setup[task]["lr"]) for t in setup[task]["lengths"].values()}
+    # narrowing to the longest lengths is one override
+    q = plan(["length=long"])
+    assert len(q.specs) == 27
+    assert {s.config["task"]["seq_len"] for s in q.specs} == {v["lengths"]["long"] for v in setup.values()}
+    # an unknown length is rejected before anything runs, naming the key
+    bad = plan(["length=huge"])
+    assert bad.problems and "task.seq_len" in bad.problems[0] and "huge" in bad.problems[0]
+
+
 def test_smoke_preset_end_to_end(tmp_path):
     proc = sweep(tmp_path, "sweep=smoke")
     assert proc.returncode == 0, proc.stderr[-3000:]
