@@ -23,9 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from bench.config import CONF_DIR, ConfigError, RunSpec, compose, validate
-from bench.store import read_complete, run_dir
+from bench.store import COMPLETE, read_complete, run_dir
 
 DEFAULT_PRESET = "default"
+SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # when the running sweep started (for force=true)
 # launcher option -> (python module of its Hydra plugin, pyproject extra that installs it)
 LAUNCHER_PLUGINS = {
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "joblib"),
@@ -149,13 +150,17 @@ def _job_threads(cfg: DictConfig) -> int | None:
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
 def _hydra_job(cfg: DictConfig) -> str:
     """One job of the multirun (runs in the launcher's process or worker)."""
-    from bench.train import execute
+    from bench.train import RunOutcome, execute
 
     threads = _job_threads(cfg)
     if threads:
         cfg.threads = threads
     spec = validate(cfg)
-    out = execute(spec, progress=bool(cfg.progress), position=1 if _sweep_bar is not None else 0)
+    if spec.config["force"] and _completed_in_this_sweep(spec):
+        # force=true reruns a run once per sweep, not once per grid point that repeats it.
+        out = RunOutcome(spec.run_id, "skipped")
+    else:
+        out = execute(spec, progress=bool(cfg.progress), position=1 if _sweep_bar is not None else 0)
     if _sweep_bar is not None:
         _sweep_bar.update(1)
         _sweep_bar.set_postfix(last=f"{spec.config['cell']['name']}:{out.status}", refresh=False)
@@ -186,7 +191,7 @@ def main(args: list[str]) -> int:
     if len(before) < len(p.specs):
         print(
             f"note: {len(p.specs) - len(before)} grid point(s) repeat a run of this sweep (e.g. task.seq_len "
-            "given while the preset sweeps `length`: fix that too, e.g. length=long)",
+            "given while the preset sweeps `length`: fix that too, e.g. length=long); each run trains once",
             flush=True,
         )
     # Absolute results_dir: launchers such as submitit run jobs from other working directories.
@@ -197,13 +202,18 @@ def main(args: list[str]) -> int:
         if in_process
         else None
     )
-    argv = sys.argv
+    argv, started = sys.argv, os.environ.get(SWEEP_STARTED_ENV)
     sys.argv = [argv[0] if argv else "bench", *overrides]
+    os.environ[SWEEP_STARTED_ENV] = str(time.time_ns())
     t0 = time.perf_counter()
     try:
         _hydra_job()
     finally:
         sys.argv = argv
+        if started is None:
+            os.environ.pop(SWEEP_STARTED_ENV, None)
+        else:
+            os.environ[SWEEP_STARTED_ENV] = started
         if _sweep_bar is not None:
             _sweep_bar.close()
         _sweep_bar = None
@@ -221,6 +231,14 @@ def main(args: list[str]) -> int:
     print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
     _report(p.specs[0].config["results_dir"], report_dir)  # as given: report text names it
     return 1 if counts["failed"] or counts["incomplete"] else 0
+
+
+def _completed_in_this_sweep(spec: RunSpec) -> bool:
+    """Whether the run's completion record was written after this sweep started (set by main() in the
+    environment, which launcher workers inherit)."""
+    started = os.environ.get(SWEEP_STARTED_ENV)
+    path = run_dir(spec.config["results_dir"], spec.run_id) / COMPLETE
+    return started is not None and path.exists() and path.stat().st_mtime_ns >= int(started)
 
 
 def _done(spec: RunSpec) -> bool:

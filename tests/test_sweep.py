@@ -161,6 +161,28 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
     assert (runs.loc[["rnn", "gru"], "status"] == "ok").all()
 
 
+def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys):
+    # task.seq_len given while the default preset sweeps `length`: three grid points, one run.
+    import bench.train as bt
+
+    calls = []
+    real = bt.train
+
+    def counting(spec, **kw):
+        calls.append(spec.run_id)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(bt, "train", counting)
+    args = ["sweep=default", "task=recall", "cell=rnn", "seed=0", *TINY, *dirs(tmp_path)]
+    assert sweep_main(args) == 0
+    out = capsys.readouterr().out
+    assert "3 jobs (1 distinct runs)" in out and "2 grid point(s) repeat a run" in out
+    assert len(calls) == 1
+    assert sweep_main([*args, "force=true"]) == 0
+    assert len(calls) == 2 and len(set(calls)) == 1
+    assert "1 ok, 0 diverged, 0 failed, 0 skipped" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "launcher",
     [
