@@ -71,8 +71,9 @@ def gate_names(cell: str, variant: str) -> tuple[str, ...]:
     return tuple(g for g in ("i", "f", "g", "o") if g != drop)
 
 
-def core_param_count(cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                     variant: str | None = None) -> int:
+def core_param_count(
+    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, variant: str | None = None
+) -> int:
     """Exact number of parameters of make_core(cell, ..., variant) (same for fused and explicit)."""
     variant = variant or DEFAULT_VARIANT[cell]
     G, H = len(gate_names(cell, variant)), hidden_size
@@ -229,8 +230,9 @@ class _LSTMLayerFn(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor,
-                variant: str) -> Tensor:
+    def forward(
+        ctx, x: Tensor, W_ih: Tensor, W_hh: Tensor, b_ih: Tensor, b_hh: Tensor, variant: str
+    ) -> Tensor:
         T, B, _ = x.shape
         H = W_hh.shape[1]
         sl = _gate_slices("lstm", variant, H)
@@ -363,8 +365,15 @@ class RecurrentCore(nn.Module):
     make_core, which also validates the arguments and applies the initialisation options.
     """
 
-    def __init__(self, cell: str, impl: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 variant: str | None = None):
+    def __init__(
+        self,
+        cell: str,
+        impl: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        variant: str | None = None,
+    ):
         super().__init__()
         self.cell, self.impl = cell, impl
         self.variant = variant or DEFAULT_VARIANT[cell]
@@ -450,8 +459,9 @@ def init_recurrent_(core: RecurrentCore, scheme: str) -> None:
 
 
 @torch.no_grad()
-def init_forget_bias_(core: RecurrentCore, forget_bias: float | str,
-                      chrono_tmax: float | None = None) -> None:
+def init_forget_bias_(
+    core: RecurrentCore, forget_bias: float | str, chrono_tmax: float | None = None
+) -> None:
     """Set the gate bias that controls remembering (bias_ih = b, bias_hh = 0, so the total is b).
 
     LSTM: the forget gate (cifg: the input gate gets -b, since there f = 1 - i = sigmoid(-a_i)).
@@ -487,9 +497,17 @@ def _check_choice(name: str, value, allowed: tuple) -> None:
         raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}")
 
 
-def make_core(cell: str, impl: str, input_size: int, hidden_size: int, num_layers: int = 1,
-              variant: str | None = None, forget_bias: float | str = 0.0, chrono_tmax: float | None = None,
-              recurrent_init: str = "default") -> RecurrentCore:
+def make_core(
+    cell: str,
+    impl: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    variant: str | None = None,
+    forget_bias: float | str = 0.0,
+    chrono_tmax: float | None = None,
+    recurrent_init: str = "default",
+) -> RecurrentCore:
     """Validate the arguments, build the core and apply the initialisation options.
 
     forget_bias: a number b (LSTM forget gate / GRU update gate bias total = b; 0 keeps PyTorch's init) or
@@ -501,8 +519,9 @@ def make_core(cell: str, impl: str, input_size: int, hidden_size: int, num_layer
     variant = DEFAULT_VARIANT[cell] if variant is None else variant
     _check_choice(f"variant (for cell={cell})", variant, VARIANTS[cell])
     if impl == "fused" and variant not in FUSED_VARIANTS[cell]:
-        raise ValueError(f"variant {variant!r} needs impl='explicit' (fused {cell} supports "
-                         f"{list(FUSED_VARIANTS[cell])})")
+        raise ValueError(
+            f"variant {variant!r} needs impl='explicit' (fused {cell} supports {list(FUSED_VARIANTS[cell])})"
+        )
     for name, v in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
@@ -510,17 +529,24 @@ def make_core(cell: str, impl: str, input_size: int, hidden_size: int, num_layer
         if forget_bias != "chrono":
             raise ValueError(f"forget_bias must be a number or 'chrono', got {forget_bias!r}")
         if chrono_tmax is None or not chrono_tmax >= 2:
-            raise ValueError(f"forget_bias='chrono' needs chrono_tmax >= 2 (the longest dependency to "
-                             f"remember, Tallec & Ollivier use 3/2 of it), got chrono_tmax={chrono_tmax!r}")
-    elif not isinstance(forget_bias, int | float) or isinstance(forget_bias, bool) or not math.isfinite(
-            forget_bias):
+            raise ValueError(
+                f"forget_bias='chrono' needs chrono_tmax >= 2 (the longest dependency to "
+                f"remember, Tallec & Ollivier use 3/2 of it), got chrono_tmax={chrono_tmax!r}"
+            )
+    elif (
+        not isinstance(forget_bias, int | float)
+        or isinstance(forget_bias, bool)
+        or not math.isfinite(forget_bias)
+    ):
         raise ValueError(f"forget_bias must be a finite number or 'chrono', got {forget_bias!r}")
     if forget_bias != 0:
         if cell == "rnn":
             raise ValueError(f"forget_bias must be 0 for cell='rnn' (it has no gates), got {forget_bias!r}")
         if (cell, variant) in (("lstm", "nfg"), ("gru", "nug")):
-            raise ValueError(f"forget_bias must be 0 for {cell} variant {variant!r} (it has no "
-                             f"{'forget' if cell == 'lstm' else 'update'} gate), got {forget_bias!r}")
+            raise ValueError(
+                f"forget_bias must be 0 for {cell} variant {variant!r} (it has no "
+                f"{'forget' if cell == 'lstm' else 'update'} gate), got {forget_bias!r}"
+            )
     _check_choice("recurrent_init", recurrent_init, RECURRENT_INITS)
 
     core = RecurrentCore(cell, impl, input_size, hidden_size, num_layers, variant)

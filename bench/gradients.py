@@ -16,8 +16,12 @@ from torch import Tensor
 from bench.model import SequenceModel
 
 
-def hidden_grad_profile(model: SequenceModel, inputs: Tensor, loss_fn: Callable[[Tensor], Tensor],
-                        dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
+def hidden_grad_profile(
+    model: SequenceModel,
+    inputs: Tensor,
+    loss_fn: Callable[[Tensor], Tensor],
+    dtype: torch.dtype = torch.float64,
+) -> dict[str, Tensor]:
     """||dL/dh_t|| for every t (and ||dL/dc_t|| for LSTM): the total derivative through the recurrence.
 
     Works for fused and explicit models: runs on a deep copy of the model cast to `dtype` (float64 by

@@ -18,18 +18,29 @@ class SequenceModel(nn.Module):
     (B, L) tensor is accepted when input_size == 1. The core arguments are those of bench.cells.make_core.
     """
 
-    def __init__(self, input_size: int, output_size: int, input_kind: str, cell: str, hidden_size: int,
-                 num_layers: int = 1, impl: str = "fused", variant: str | None = None,
-                 forget_bias: float | str = 0.0, chrono_tmax: float | None = None,
-                 recurrent_init: str = "default"):
+    def __init__(
+        self,
+        input_size: int,
+        output_size: int,
+        input_kind: str,
+        cell: str,
+        hidden_size: int,
+        num_layers: int = 1,
+        impl: str = "fused",
+        variant: str | None = None,
+        forget_bias: float | str = 0.0,
+        chrono_tmax: float | None = None,
+        recurrent_init: str = "default",
+    ):
         super().__init__()
         if input_kind not in INPUT_KINDS:
             raise ValueError(f"input_kind must be one of {list(INPUT_KINDS)}, got {input_kind!r}")
         if not isinstance(output_size, int) or output_size < 1:
             raise ValueError(f"output_size must be an integer >= 1, got {output_size!r}")
         self.input_size, self.output_size, self.input_kind = input_size, output_size, input_kind
-        self.core: RecurrentCore = make_core(cell, impl, input_size, hidden_size, num_layers, variant,
-                                             forget_bias, chrono_tmax, recurrent_init)
+        self.core: RecurrentCore = make_core(
+            cell, impl, input_size, hidden_size, num_layers, variant, forget_bias, chrono_tmax, recurrent_init
+        )
         self.head = nn.Linear(hidden_size, output_size)
 
     def encode(self, inputs: Tensor) -> Tensor:
@@ -53,15 +64,22 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def model_param_count(input_size: int, output_size: int, cell: str, hidden_size: int, num_layers: int = 1,
-                      variant: str | None = None) -> int:
+def model_param_count(
+    input_size: int,
+    output_size: int,
+    cell: str,
+    hidden_size: int,
+    num_layers: int = 1,
+    variant: str | None = None,
+) -> int:
     """Exact count_params of the SequenceModel with these sizes (core + head; the one-hot has none)."""
     head = (hidden_size + 1) * output_size
     return core_param_count(cell, input_size, hidden_size, num_layers, variant) + head
 
 
-def hidden_for_budget(budget: int, input_size: int, output_size: int, cell: str, num_layers: int = 1,
-                      variant: str | None = None) -> int:
+def hidden_for_budget(
+    budget: int, input_size: int, output_size: int, cell: str, num_layers: int = 1, variant: str | None = None
+) -> int:
     """The hidden size whose SequenceModel parameter count lands closest to budget (ties: the smaller one).
 
     Counts with the exact formula of each variant, so e.g. a CIFG LSTM gets a larger H than a vanilla one
@@ -83,4 +101,3 @@ def hidden_for_budget(budget: int, input_size: int, output_size: int, cell: str,
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if count(mid) <= budget else (lo, mid)
     return lo if budget - count(lo) <= count(hi) - budget else hi
-

@@ -54,25 +54,28 @@ def test_constants_are_consistent():
     assert IMPLS == ("fused", "explicit") and RECURRENT_INITS == ("default", "orthogonal", "identity")
 
 
-@pytest.mark.parametrize("kwargs, word", [
-    ({"cell": "lstmx"}, "cell"),
-    ({"impl": "cudnn"}, "impl"),
-    ({"variant": "bogus"}, "variant"),
-    ({"impl": "fused", "variant": "nig"}, "impl='explicit'"),
-    ({"cell": "gru", "impl": "fused", "variant": "nrg"}, "impl='explicit'"),
-    ({"hidden_size": 0}, "hidden_size"),
-    ({"num_layers": 0}, "num_layers"),
-    ({"input_size": 0}, "input_size"),
-    ({"cell": "rnn", "variant": None, "forget_bias": 1.0}, "forget_bias"),
-    ({"cell": "rnn", "variant": None, "forget_bias": "chrono", "chrono_tmax": 10}, "forget_bias"),
-    ({"forget_bias": "chrono"}, "chrono_tmax"),
-    ({"forget_bias": "chrono", "chrono_tmax": 1.5}, "chrono_tmax"),
-    ({"forget_bias": "big"}, "forget_bias"),
-    ({"forget_bias": float("nan")}, "forget_bias"),
-    ({"variant": "nfg", "forget_bias": 1.0}, "forget_bias"),
-    ({"cell": "gru", "variant": "nug", "forget_bias": 1.0}, "forget_bias"),
-    ({"recurrent_init": "xavier"}, "recurrent_init"),
-])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"cell": "lstmx"}, "cell"),
+        ({"impl": "cudnn"}, "impl"),
+        ({"variant": "bogus"}, "variant"),
+        ({"impl": "fused", "variant": "nig"}, "impl='explicit'"),
+        ({"cell": "gru", "impl": "fused", "variant": "nrg"}, "impl='explicit'"),
+        ({"hidden_size": 0}, "hidden_size"),
+        ({"num_layers": 0}, "num_layers"),
+        ({"input_size": 0}, "input_size"),
+        ({"cell": "rnn", "variant": None, "forget_bias": 1.0}, "forget_bias"),
+        ({"cell": "rnn", "variant": None, "forget_bias": "chrono", "chrono_tmax": 10}, "forget_bias"),
+        ({"forget_bias": "chrono"}, "chrono_tmax"),
+        ({"forget_bias": "chrono", "chrono_tmax": 1.5}, "chrono_tmax"),
+        ({"forget_bias": "big"}, "forget_bias"),
+        ({"forget_bias": float("nan")}, "forget_bias"),
+        ({"variant": "nfg", "forget_bias": 1.0}, "forget_bias"),
+        ({"cell": "gru", "variant": "nug", "forget_bias": 1.0}, "forget_bias"),
+        ({"recurrent_init": "xavier"}, "recurrent_init"),
+    ],
+)
 def test_make_core_rejects_bad_arguments(kwargs, word):
     args = dict(cell="lstm", impl="explicit", input_size=I, hidden_size=H, variant="vanilla") | kwargs
     with pytest.raises(ValueError) as e:
@@ -87,7 +90,13 @@ def test_make_core_accepts_neutral_options():
     make_core("lstm", "explicit", I, H, variant="nfg", forget_bias=0)
     core = make_core("gru", "explicit", I, H, 2)
     assert (core.cell, core.impl, core.variant, core.hidden_size, core.num_layers, core.input_size) == (
-        "gru", "explicit", "vanilla", H, 2, I)
+        "gru",
+        "explicit",
+        "vanilla",
+        H,
+        2,
+        I,
+    )
 
 
 # ---------------------------------------------------------------------------- fused == explicit
@@ -135,8 +144,10 @@ def test_forward_with_states_matches_forward(cell, variant, layers):
 @pytest.mark.parametrize("variant", _FAST_LSTM)
 def test_lstm_fast_path_gradcheck(variant):
     G, h = len(gate_names("lstm", variant)), 3
-    args = [torch.randn(*shape, dtype=torch.float64, requires_grad=True)
-            for shape in ((4, 2, 2), (G * h, 2), (G * h, h), (G * h,), (G * h,))]  # x, W_ih, W_hh, b_ih, b_hh
+    args = [
+        torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        for shape in ((4, 2, 2), (G * h, 2), (G * h, h), (G * h,), (G * h,))
+    ]  # x, W_ih, W_hh, b_ih, b_hh
     assert torch.autograd.gradcheck(lambda *a: _LSTMLayerFn.apply(*a, variant), args, fast_mode=True)
 
 
@@ -172,8 +183,9 @@ def _lstm_by_hand(variant, p, x):
         if variant == "fgr" and prev is not None:
             R = p["weight_gg"]  # rows: targets i, f, o; columns: sources i, f, o
             for r, n in enumerate("ifo"):
-                a[n] = a[n] + sum(prev[s] @ R[r * H : (r + 1) * H, q * H : (q + 1) * H].T
-                                  for q, s in enumerate("ifo"))
+                a[n] = a[n] + sum(
+                    prev[s] @ R[r * H : (r + 1) * H, q * H : (q + 1) * H].T for q, s in enumerate("ifo")
+                )
         if variant == "peephole":
             a["i"] = a["i"] + p["weight_ci"] * c
             a["f"] = a["f"] + p["weight_cf"] * c
@@ -233,13 +245,16 @@ def test_variant_matches_hand_written_equations(cell, variant):
 
 
 # A removed gate behaves like the full cell with that gate's preactivation forced to +-inf.
-@pytest.mark.parametrize("cell, variant, gate, value", [
-    ("lstm", "nig", "i", math.inf),
-    ("lstm", "nfg", "f", math.inf),
-    ("lstm", "nog", "o", math.inf),
-    ("gru", "nrg", "r", math.inf),
-    ("gru", "nug", "z", -math.inf),  # z = 0: h = n
-])
+@pytest.mark.parametrize(
+    "cell, variant, gate, value",
+    [
+        ("lstm", "nig", "i", math.inf),
+        ("lstm", "nfg", "f", math.inf),
+        ("lstm", "nog", "o", math.inf),
+        ("gru", "nrg", "r", math.inf),
+        ("gru", "nug", "z", -math.inf),  # z = 0: h = n
+    ],
+)
 def test_removed_gate_equals_saturated_gate(cell, variant, gate, value):
     ablated = make_core(cell, "explicit", I, H, 2, variant).double()
     full = make_core(cell, "explicit", I, H, 2, "vanilla").double()
@@ -256,12 +271,14 @@ def test_removed_gate_equals_saturated_gate(cell, variant, gate, value):
                         dst[g].fill_(value if name == "bias_ih" else 0.0)
     x = torch.randn(B, T, I, dtype=torch.float64)
     torch.testing.assert_close(ablated(x), full(x), atol=1e-12, rtol=0)
-    torch.testing.assert_close(ablated.forward_with_states(x)["out"], full.forward_with_states(x)["out"],
-                               atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        ablated.forward_with_states(x)["out"], full.forward_with_states(x)["out"], atol=1e-12, rtol=0
+    )
 
 
-@pytest.mark.parametrize("variant, extra", [("peephole", ("weight_ci", "weight_cf", "weight_co")),
-                                            ("fgr", ("weight_gg",))])
+@pytest.mark.parametrize(
+    "variant, extra", [("peephole", ("weight_ci", "weight_cf", "weight_co")), ("fgr", ("weight_gg",))]
+)
 def test_added_connections_at_zero_give_vanilla(variant, extra):
     core = make_core("lstm", "explicit", I, H, 2, variant).double()
     vanilla = make_core("lstm", "explicit", I, H, 2, "vanilla").double()
@@ -341,9 +358,18 @@ def _impls(cases):
     return [(impl, *c) for c in cases for impl in IMPLS if impl == "explicit" or c[1] in FUSED_VARIANTS[c[0]]]
 
 
-@pytest.mark.parametrize("impl, cell, variant, gate, sign", _impls([
-    ("lstm", "vanilla", "f", 1), ("lstm", "nig", "f", 1), ("lstm", "cifg", "i", -1),
-    ("gru", "vanilla", "z", 1), ("gru", "nrg", "z", 1)]))
+@pytest.mark.parametrize(
+    "impl, cell, variant, gate, sign",
+    _impls(
+        [
+            ("lstm", "vanilla", "f", 1),
+            ("lstm", "nig", "f", 1),
+            ("lstm", "cifg", "i", -1),
+            ("gru", "vanilla", "z", 1),
+            ("gru", "nrg", "z", 1),
+        ]
+    ),
+)
 def test_forget_bias_number(impl, cell, variant, gate, sign):
     torch.manual_seed(1)
     ref = make_core(cell, impl, I, H, 2, variant)
@@ -380,8 +406,10 @@ def test_large_forget_bias_keeps_lstm_cell():
     torch.testing.assert_close(c, c[:1] * torch.arange(1, T + 1, dtype=torch.float64)[:, None])
 
 
-@pytest.mark.parametrize("impl, cell, variant", _impls([
-    ("lstm", "vanilla"), ("lstm", "nig"), ("lstm", "cifg"), ("gru", "vanilla")]))
+@pytest.mark.parametrize(
+    "impl, cell, variant",
+    _impls([("lstm", "vanilla"), ("lstm", "nig"), ("lstm", "cifg"), ("gru", "vanilla")]),
+)
 def test_chrono_init(impl, cell, variant):
     tmax, Hc = 50.0, 64
     core = make_core(cell, impl, I, Hc, 2, variant, forget_bias="chrono", chrono_tmax=tmax)

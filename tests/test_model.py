@@ -41,8 +41,19 @@ def test_forward_shape_and_head_at_every_position(cell, impl):
 
 
 def test_model_passes_core_options_through():
-    m = SequenceModel(5, 2, "float", "lstm", 6, num_layers=2, impl="explicit", variant="cifg",
-                      forget_bias="chrono", chrono_tmax=20.0, recurrent_init="orthogonal")
+    m = SequenceModel(
+        5,
+        2,
+        "float",
+        "lstm",
+        6,
+        num_layers=2,
+        impl="explicit",
+        variant="cifg",
+        forget_bias="chrono",
+        chrono_tmax=20.0,
+        recurrent_init="orthogonal",
+    )
     assert (m.core.variant, m.core.num_layers, m.core.hidden_size) == ("cifg", 2, 6)
     with pytest.raises(ValueError, match="input_kind"):
         SequenceModel(5, 2, "onehot", "lstm", 6)
@@ -66,9 +77,19 @@ def test_count_params_skips_frozen():
 
 
 @pytest.mark.parametrize("budget", [500, 6_500, 16_000, 70_000])
-@pytest.mark.parametrize("cell, variant, layers", [
-    ("rnn", "tanh", 1), ("lstm", "vanilla", 1), ("gru", "vanilla", 1), ("lstm", "vanilla", 2),
-    ("lstm", "cifg", 1), ("lstm", "fgr", 1), ("lstm", "peephole", 2), ("gru", "nug", 1)])
+@pytest.mark.parametrize(
+    "cell, variant, layers",
+    [
+        ("rnn", "tanh", 1),
+        ("lstm", "vanilla", 1),
+        ("gru", "vanilla", 1),
+        ("lstm", "vanilla", 2),
+        ("lstm", "cifg", 1),
+        ("lstm", "fgr", 1),
+        ("lstm", "peephole", 2),
+        ("gru", "nug", 1),
+    ],
+)
 def test_hidden_for_budget_lands_closest(budget, cell, variant, layers):
     I, O = 10, 9
     h = hidden_for_budget(budget, I, O, cell, layers, variant)

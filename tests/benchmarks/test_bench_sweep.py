@@ -18,14 +18,32 @@ import pytest
 
 from bench import load_results
 
-GRID = ["task=recall", "cell=rnn,gru", "seed=0,1,2,3", "task.seq_len=30", "cell.hidden_size=64",
-        "train.steps=1200", "train.early_stop=false", "train.eval_size=128", "progress=false"]
+GRID = [
+    "task=recall",
+    "cell=rnn,gru",
+    "seed=0,1,2,3",
+    "task.seq_len=30",
+    "cell.hidden_size=64",
+    "train.steps=1200",
+    "train.early_stop=false",
+    "train.eval_size=128",
+    "progress=false",
+]
 TARGET = 1.6
 
 
 def _sweep(root: Path, *extra: str) -> float:
-    args = [sys.executable, "-m", "bench", "sweep", *GRID, *extra, f"results_dir={root / 'results'}",
-            f"report_dir={root / 'reports'}", f"hydra.sweep.dir={root / 'multirun'}"]
+    args = [
+        sys.executable,
+        "-m",
+        "bench",
+        "sweep",
+        *GRID,
+        *extra,
+        f"results_dir={root / 'results'}",
+        f"report_dir={root / 'reports'}",
+        f"hydra.sweep.dir={root / 'multirun'}",
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, cwd=root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert len(load_results(root / "results")) == 8
