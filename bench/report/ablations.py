@@ -21,8 +21,8 @@ from bench.report.data import (
     sort_frame,
     text,
 )
-from bench.report.doc import MISSING, Table, ci, integer, num, table
-from bench.report.tables import outcome_stats
+from bench.report.doc import Table, ci, integer, num, table
+from bench.report.tables import outcome_stats, solve_rate
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,7 @@ def ablation_table(a: Ablation) -> Table:
             a.factor.name: [
                 f"{arm} (standard)" if std else arm for arm, std in zip(s["arm"], s["standard"], strict=True)
             ],
-            "Solved": [
-                f"{int(k)}/{int(n)}" if n else MISSING for k, n in zip(s["n_solved"], s["n"], strict=True)
-            ],
+            "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
             "Loss / chance, mean [95% CI]": [
                 ci(*r) for r in zip(s["ratio_mean"], s["ratio_lo"], s["ratio_hi"], s["ratio_n"], strict=True)
             ],

@@ -36,32 +36,6 @@ CONFIG_COLUMNS = (
     "batch_size",
     "max_steps",
 )
-NUMERIC = (
-    "seq_len",
-    "hidden_size",
-    "budget",
-    "num_params",
-    "layers",
-    "lr",
-    "clip_value",
-    "batch_size",
-    "max_steps",
-    "seed",
-    "steps",
-    "steps_to_solve",
-    "wall_s_to_solve",
-    "diverged_at",
-    "final_loss",
-    "final_accuracy",
-    "chance_loss",
-    "chance_accuracy",
-    "ms_per_step",
-    "elements_per_s",
-    "peak_mem_mb",
-    "wall_s",
-    "threads",
-    "schema_version",
-)
 TEXT = (
     "status",
     "sweep",
@@ -82,6 +56,9 @@ TEXT = (
     "hostname",
     "started_at",
 )
+# Read as strings or handled on their own: the id, the error message, the solved flag, the raw config.
+OTHER = ("run_id", "error", "solved", "config_json")
+NUMERIC = tuple(c for c in RUN_COLUMNS if c not in TEXT + OTHER)  # every other run column is a number
 KEYS = ["task_label", "seq_len", "cell"]
 REQUIRED = ("run_id", "task", "seq_len", "cell")
 NA = "n/a"

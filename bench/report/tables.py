@@ -84,7 +84,8 @@ VERDICT_TEXT = {
 }
 
 
-def _solve_rate(k: float, n: float) -> str:
+def solve_rate(k: float, n: float) -> str:
+    """Solved seeds / seeds run, e.g. "2/3"."""
     return f"{int(k)}/{int(n)}" if n else MISSING
 
 
@@ -95,7 +96,7 @@ def summary_table(s: pd.DataFrame) -> Table:
             "Task": s["task_label"],
             "T": s["seq_len"].map(integer),
             "Cell": s["cell"].map(cell_name),
-            "Solved": [_solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
+            "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
             "Final accuracy, mean [95% CI]": [
                 ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
             ],
