@@ -51,13 +51,13 @@ def cmd_run(args: list[str]) -> int:
     from bench.config import compose, validate
 
     try:
-        spec = validate(compose(args))
+        job = validate(compose(args))
     except ConfigError as e:
         return _bad(e.problems)
     from bench.train import execute
 
-    out = execute(spec, progress=spec.config["progress"])
-    folder = Path(spec.config["results_dir"]) / "runs" / out.run_id
+    out = execute(job, progress=job.settings.progress)
+    folder = Path(job.settings.results_dir) / "runs" / out.run_id
     if out.status == "skipped":
         print(f"run {out.run_id}: already complete in {folder} (force=true to rerun)")
         return 0

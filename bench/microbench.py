@@ -33,7 +33,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-GATE_BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}  # G: H-row blocks stacked in weight_ih / weight_hh
+from bench.cells import CELL_DEFS
+
+# G: H-row blocks stacked in weight_ih / weight_hh of each textbook cell, from the cell registry
+GATE_BLOCKS = {n: d.gate_blocks(d.default_variant) for n, d in CELL_DEFS.items()}
 PASSES = ("forward", "forward_backward", "train_step", "generate", "bare_step", "harness_run")
 # FLOPs of a pass relative to the forward pass: backward costs about two forwards (dX and dW GEMMs).
 PASS_FLOP_FACTOR = {"forward": 1, "forward_backward": 3, "train_step": 3, "bare_step": 3, "harness_run": 3}

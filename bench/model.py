@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from bench.cells import RecurrentCore, core_param_count, make_core
+from bench.spec import CellSpec
 
 INPUT_KINDS = ("tokens", "float")
 
@@ -15,7 +18,8 @@ class SequenceModel(nn.Module):
 
     input_kind "tokens": inputs are int ids (B, L) in [0, input_size), one-hot encoded (no embedding, so no
     parameters outside the core and the head). "float": inputs (B, L, input_size) are used as they are; a
-    (B, L) tensor is accepted when input_size == 1. The core arguments are those of bench.cells.make_core.
+    (B, L) tensor is accepted when input_size == 1. The core is bench.cells.make_core(cell, ...), with
+    hidden size cell.hidden_size (resolve a budget first: build_model does).
     """
 
     def __init__(
@@ -23,14 +27,8 @@ class SequenceModel(nn.Module):
         input_size: int,
         output_size: int,
         input_kind: str,
-        cell: str,
-        hidden_size: int,
-        num_layers: int = 1,
-        impl: str = "fused",
-        variant: str | None = None,
-        forget_bias: float | str = 0.0,
+        cell: CellSpec,
         chrono_tmax: float | None = None,
-        recurrent_init: str = "default",
     ):
         super().__init__()
         if input_kind not in INPUT_KINDS:
@@ -38,10 +36,8 @@ class SequenceModel(nn.Module):
         if not isinstance(output_size, int) or output_size < 1:
             raise ValueError(f"output_size must be an integer >= 1, got {output_size!r}")
         self.input_size, self.output_size, self.input_kind = input_size, output_size, input_kind
-        self.core: RecurrentCore = make_core(
-            cell, impl, input_size, hidden_size, num_layers, variant, forget_bias, chrono_tmax, recurrent_init
-        )
-        self.head = nn.Linear(hidden_size, output_size)
+        self.core: RecurrentCore = make_core(cell, input_size, chrono_tmax)
+        self.head = nn.Linear(cell.hidden_size, output_size)
 
     def encode(self, inputs: Tensor) -> Tensor:
         """(B, L) int ids -> (B, L, V) one-hot, or float (B, L, I) passthrough; both in the model's dtype."""
@@ -57,6 +53,23 @@ class SequenceModel(nn.Module):
     def forward(self, inputs: Tensor) -> Tensor:
         """inputs (B, L) or (B, L, I) -> outputs (B, L, output_size)."""
         return self.head(self.core(self.encode(inputs)))  # (B, L, H) -> (B, L, O)
+
+
+def build_model(cell: CellSpec, task) -> SequenceModel:
+    """The model a run trains on `task` (a tasks.Task): the budget resolved to a hidden size, and chrono's
+    horizon T_max = 3/2 of the longest dependency the task asks for (Tallec & Ollivier)."""
+    cell = replace(cell, hidden_size=resolve_hidden(cell, task), budget=None)
+    tmax = max(2.0, 1.5 * task.max_distance)
+    return SequenceModel(task.input_size, task.output_size, task.input_kind, cell, chrono_tmax=tmax)
+
+
+def resolve_hidden(cell: CellSpec, task) -> int:
+    """cell.hidden_size, or the hidden size that lands closest to cell.budget on this task."""
+    if cell.budget is None:
+        return cell.hidden_size
+    return hidden_for_budget(
+        cell.budget, task.input_size, task.output_size, cell.name, cell.layers, cell.variant
+    )
 
 
 def count_params(model: nn.Module) -> int:

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.legacy import upgrade_runs
 from bench.schema import TABLES
 from bench.store import COMPLETE, TABLE_FILES, read_complete
 
@@ -62,9 +63,14 @@ def _concat(tables: list[pa.Table], name: str) -> pd.DataFrame:
     if not tables:
         return _empty(name)
     try:  # one conversion to pandas for all runs: far faster than concatenating DataFrames
-        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+        df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # schemas that arrow cannot unify: let pandas do it
-        return pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+        df = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    # Text columns as plain python strings (None when missing), whatever pandas dtype wrote them.
+    for c in df.columns:
+        if isinstance(df[c].dtype, pd.StringDtype):
+            df[c] = df[c].astype(object).where(df[c].notna(), None)
+    return df
 
 
 def load_results(results_dir: str | Path, warn: bool = True) -> Results:
@@ -90,4 +96,5 @@ def load_results(results_dir: str | Path, warn: bool = True) -> Results:
         for path, reason in skipped:
             warnings.warn(f"skipped {path}: {reason}", stacklevel=2)
     tables = {name: _concat(parts[name], name) for name in TABLES}
+    tables["runs"] = upgrade_runs(tables["runs"])  # older schemas read with today's columns
     return Results(tables["runs"], tables["curves"], tables["grad_profile"], skipped, incomplete)

@@ -1,68 +1,71 @@
 """The three tidy tables every run writes, and the columns each must have.
 
 One row per run in `runs`; long format (one number per row) in `curves` and `grad_profile`, so the
-report can facet on any column without reshaping. A column added later is fine for readers: they
-select by name and tolerate missing optional columns (older schemas).
+report can facet on any column without reshaping. The runs table's configuration columns are generated
+from the run spec (bench/spec.py: one dotted column per field, e.g. `task.n_symbols`, `train.lr`), never
+listed here. A column added later is fine for readers: they select by name, and the loader fills
+columns an older schema lacks (bench/legacy.py upgrades schema 1 folders).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from bench.spec import column_types
 
-# runs: one row per run. Order here is the column order on disk.
-RUN_COLUMNS: tuple[str, ...] = (
+SCHEMA_VERSION = 2
+
+# runs: the columns around the spec's. Order here is the column order on disk.
+HEAD_COLUMNS: tuple[str, ...] = (
     "run_id",
+    "config_id",  # run_id without the seed: the runs that are seeds of one configuration share it
     "schema_version",
     "status",
     "error",
     "sweep",
-    # what was trained
-    "task",
-    "task_variant",
-    "seq_len",
-    "cell",
-    "impl",
-    "variant",
-    "hidden_size",
-    "budget",
-    "num_params",
-    "layers",
-    "forget_bias",
-    "recurrent_init",
-    # how it was trained
-    "optimizer",
-    "lr",
-    "clip",
-    "clip_value",
-    "batch_size",
-    "max_steps",
-    "seed",
-    # outcome
-    "steps",
-    "solved",
-    "steps_to_solve",
-    "wall_s_to_solve",
-    "diverged_at",
-    "final_loss",
-    "final_accuracy",
-    "chance_loss",
-    "chance_accuracy",
-    # cost
-    "ms_per_step",
-    "elements_per_s",
-    "peak_mem_mb",
-    "wall_s",
-    # provenance
-    "torch_version",
-    "python_version",
-    "device",
-    "device_name",
-    "threads",
-    "git_commit",
-    "hostname",
-    "started_at",
-    "config_json",
+    "length",  # a preset's length label, when it has one
 )
+OUTCOME_TYPES: dict[str, type] = {
+    # what was built
+    "task_variant": str,  # the task's own label of its form (bench.spec.TaskSpec.variant_label)
+    "hidden_size": int,  # resolved (from cell.budget when set)
+    "num_params": int,
+    # outcome
+    "steps": int,
+    "solved": bool,
+    "steps_to_solve": int,
+    "wall_s_to_solve": float,
+    "diverged_at": int,
+    "final_loss": float,
+    "final_accuracy": float,
+    "chance_loss": float,
+    "chance_accuracy": float,
+    # cost
+    "ms_per_step": float,
+    "elements_per_s": float,
+    "peak_mem_mb": float,
+    "wall_s": float,
+    # provenance
+    "torch_version": str,
+    "python_version": str,
+    "device_name": str,
+    "threads": int,
+    "git_commit": str,
+    "hostname": str,
+    "started_at": str,
+    "config_json": str,
+}
+HEAD_TYPES: dict[str, type] = {
+    "run_id": str,
+    "config_id": str,
+    "schema_version": int,
+    "status": str,
+    "error": str,
+    "sweep": str,
+    "length": str,
+}
+SPEC_TYPES: dict[str, type] = column_types()
+RUN_TYPES: dict[str, type] = HEAD_TYPES | SPEC_TYPES | OUTCOME_TYPES
+RUN_COLUMNS: tuple[str, ...] = tuple(RUN_TYPES)
+SPEC_COLUMNS: tuple[str, ...] = tuple(SPEC_TYPES)
 
 # curves: run_id, step, split (train / eval), metric, value.
 CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "split", "metric", "value")
@@ -78,3 +81,10 @@ TABLES: dict[str, tuple[str, ...]] = {
 }
 
 STATUSES = ("ok", "diverged", "failed")
+
+_PANDAS_DTYPE = {int: "Int64", float: "float64", bool: "boolean", str: "string"}
+
+
+def pandas_dtype(column: str) -> str:
+    """The pandas dtype of a runs column (nullable ints and bools, so missing values keep the type)."""
+    return _PANDAS_DTYPE[RUN_TYPES[column]]

@@ -14,7 +14,6 @@ name (atomic on POSIX). A run without COMPLETE.json is incomplete, whatever else
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import uuid
@@ -25,12 +24,6 @@ import pandas as pd
 
 COMPLETE = "COMPLETE.json"
 TABLE_FILES = {"runs": "runs.parquet", "curves": "curves.parquet", "grad_profile": "grad_profile.parquet"}
-
-
-def run_id_for(semantic: dict[str, Any]) -> str:
-    """A stable 12-hex-digit id from the config keys that change what a run computes."""
-    blob = json.dumps(semantic, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def run_dir(results_dir: str | Path, run_id: str) -> Path:

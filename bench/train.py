@@ -1,4 +1,4 @@
-"""One instrumented training run: a validated RunSpec in, three tidy tables out.
+"""One instrumented training run: a validated Job in, three tidy tables out.
 
 The hot loop does only what a bare PyTorch loop does (batch, forward, loss, backward, clip, step)
 plus one device-side write of the loss and gradient norm; the host reads them back only every
@@ -8,21 +8,23 @@ file writes happen outside the timed training window.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from bench.config import RunSpec
+from bench.config import Job
 from bench.gradients import hidden_grad_profile
-from bench.model import SequenceModel, count_params
+from bench.model import SequenceModel, build_model, count_params
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
-from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS, SCHEMA_VERSION
+from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS, SCHEMA_VERSION, pandas_dtype
+from bench.spec import TrainSpec
 from bench.store import begin_run, finish_run, read_complete, run_dir
 from tasks import Batch, Task, make_task
 
@@ -38,6 +40,25 @@ class RunOutcome:
     error: str | None = None
 
 
+@dataclass
+class Trained:
+    """What the loop produced: the model and its optimiser state, the outcome, and the long tables."""
+
+    model: SequenceModel
+    task: Task
+    status: str = "ok"  # ok | diverged
+    steps: int = 0  # optimizer steps taken with finite loss
+    solved_at: int | None = None
+    solve_wall: float | None = None
+    diverged_at: int | None = None
+    last_eval: dict[str, float] = field(default_factory=dict)
+    train_s: float = 0.0  # inside the timed training windows
+    timed_steps: int = 1
+    wall_s: float = 0.0
+    curves: list[tuple] = field(default_factory=list)
+    profiles: list[tuple] = field(default_factory=list)
+
+
 def profile_steps(steps: int, points: int, every: int = 1) -> list[int]:
     """Init (0), `points` log-spaced steps in (0, steps) rounded up to the logging cadence `every`
     (the loop only stops to measure at log steps), and the last step."""
@@ -50,37 +71,18 @@ def _stream(seed: int, stream: int) -> int:
     return 2**31 + seed * 16 + (-stream)
 
 
-def _optimizer(params, train: dict[str, Any]) -> torch.optim.Optimizer:
-    if train["optimizer"] == "adam":
-        return torch.optim.Adam(params, lr=train["lr"])
-    if train["optimizer"] == "rmsprop":
-        return torch.optim.RMSprop(params, lr=train["lr"])
-    return torch.optim.SGD(params, lr=train["lr"], momentum=train["momentum"])
+def make_optimizer(params, train: TrainSpec) -> torch.optim.Optimizer:
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr)
+    if train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=train.lr)
+    return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
 
 
-def _to(batch: Batch, device: torch.device, dtype: torch.dtype) -> Batch:
+def to_device(batch: Batch, device: torch.device, dtype: torch.dtype) -> Batch:
     """Cast float inputs/targets to the model dtype (token ids stay int64)."""
     f = lambda x: x.to(device, dtype) if x.is_floating_point() else x.to(device)  # noqa: E731
     return Batch(f(batch.inputs), f(batch.targets), batch.mask.to(device))
-
-
-def build_model(spec: RunSpec, task: Task) -> SequenceModel:
-    cell = spec.config["cell"]
-    fb = cell["forget_bias"] if cell["forget_bias"] == "chrono" else float(cell["forget_bias"])
-    return SequenceModel(
-        task.input_size,
-        task.output_size,
-        task.input_kind,
-        cell["name"],
-        spec.hidden_size,
-        num_layers=cell["layers"],
-        impl=cell["impl"],
-        variant=cell["variant"],
-        forget_bias=fb,
-        # Tallec & Ollivier: T_max = 3/2 of the longest dependency the task asks for.
-        chrono_tmax=max(2.0, 1.5 * task.max_distance),
-        recurrent_init=cell["recurrent_init"],
-    )
 
 
 @torch.no_grad()
@@ -93,7 +95,7 @@ def evaluate(model: SequenceModel, task: Task, batch: Batch, chunk: int = 512) -
 
 
 def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, probe: Batch) -> list[tuple]:
-    probe64 = _to(probe, probe.inputs.device, torch.float64)
+    probe64 = to_device(probe, probe.inputs.device, torch.float64)
     prof = hidden_grad_profile(model, probe64.inputs, lambda out: task.loss(out, probe64))
     # distance counts steps back from the last scored position of the probe batch
     last = int(probe.mask.any(0).nonzero().max())
@@ -105,207 +107,169 @@ def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, prob
     return rows
 
 
-def train(spec: RunSpec, progress: bool = True, position: int = 0) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    """Train one model; return (runs row, curves table, grad_profile table). Divergence is an outcome."""
-    c, tr = spec.config, spec.config["train"]
-    run_id = spec.run_id
-    device = torch.device(c["device"])
-    dtype = getattr(torch, c["dtype"])
-    if c.get("threads"):
-        torch.set_num_threads(c["threads"])
-    prov = provenance(device)
-    reset_peak_memory(device)
-
-    task = make_task(c["task"]["name"], c["task"]["seq_len"], **spec.task_options)
-    torch.manual_seed(c["seed"])  # model init
-    model = build_model(spec, task).to(device, dtype)
+def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
+    """Train one model. The loop: train up to the next log step (timed), then the untimed bookkeeping:
+    divergence check, curves, evaluation and early stop, gradient probes. Divergence is an outcome."""
+    spec, tr, run_id = job.spec, job.spec.train, job.run_id
+    device, dtype = torch.device(spec.device), getattr(torch, spec.dtype)
+    task = make_task(spec.task)
+    torch.manual_seed(spec.seed)  # model init
+    model = build_model(spec.cell, task).to(device, dtype)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = _optimizer(params, tr)
-    eval_batch = _to(task.batch(tr["eval_size"], _stream(c["seed"], EVAL_STREAM), 0, "cpu"), device, dtype)
-    probe = _to(task.batch(tr["profile_batch"], _stream(c["seed"], PROBE_STREAM), 0, "cpu"), device, dtype)
-    steps, log_every, eval_every = tr["steps"], tr["log_every"], tr["eval_every"]
-    clip, clip_value = tr["clip"], tr["clip_value"]
-    probes = set(profile_steps(steps, tr["profile_points"], log_every))
+    opt = make_optimizer(params, tr)
+    eval_batch = to_device(task.batch(tr.eval_size, _stream(spec.seed, EVAL_STREAM), 0, "cpu"), device, dtype)
+    probe = to_device(task.batch(tr.profile_batch, _stream(spec.seed, PROBE_STREAM), 0, "cpu"), device, dtype)
+    probes = set(profile_steps(tr.steps, tr.profile_points, tr.log_every))
+    clip_norm = tr.clip_value if tr.clip == "norm" else math.inf  # inf: measure the norm, clip nothing
+    out = Trained(model, task, profiles=_profile_rows(run_id, 0, model, task, probe))
+    window = torch.zeros(tr.log_every, 2, device=device, dtype=torch.float64)  # per-step loss, grad norm
+    bar = _bar(job, progress, position)
+    t_start = time.perf_counter()
+    while out.steps < tr.steps:
+        n, t0 = min(tr.log_every, tr.steps - out.steps), time.perf_counter()
+        for i in range(n):  # ---- timed training window
+            batch = to_device(task.batch(tr.batch_size, spec.seed, out.steps + i + 1, device), device, dtype)
+            loss = task.loss(model(batch.inputs), batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            window[i, 0], window[i, 1] = loss.detach(), torch.nn.utils.clip_grad_norm_(params, clip_norm)
+            if tr.clip == "value":
+                torch.nn.utils.clip_grad_value_(params, tr.clip_value)
+            opt.step()
+        vals = window[:n].cpu()  # the one host sync per window
+        out.train_s += time.perf_counter() - t0
+        bar.update(n)
+        bad = ~torch.isfinite(vals).all(1)  # ---- bookkeeping (untimed)
+        if bad.any():
+            out.status, out.diverged_at = "diverged", out.steps + int(bad.nonzero()[0]) + 1
+            out.timed_steps = out.steps + n
+            out.steps = out.diverged_at - 1
+            break
+        out.steps += n
+        out.curves.append((run_id, out.steps, "train", "loss", float(vals[:, 0].mean())))
+        out.curves.append((run_id, out.steps, "train", "grad_norm", float(vals[-1, 1])))
+        done = out.steps >= tr.steps
+        if done or out.steps // tr.eval_every > (out.steps - n) // tr.eval_every:  # crossed an eval point
+            out.last_eval = evaluate(model, task, eval_batch)
+            out.curves.extend(
+                (run_id, out.steps, "eval", k, float(v)) for k, v in sorted(out.last_eval.items())
+            )
+            bar.set_postfix(loss=f"{out.last_eval['loss']:.4g}", acc=f"{out.last_eval['accuracy']:.3f}")
+            if out.solved_at is None and task.solved(out.last_eval):
+                out.solved_at, out.solve_wall = out.steps, time.perf_counter() - t_start
+                done = done or tr.early_stop
+        if out.steps in probes or done:
+            out.profiles.extend(_profile_rows(run_id, out.steps, model, task, probe))
+        if done:
+            break
+    bar.close()
+    out.wall_s = time.perf_counter() - t_start
+    out.timed_steps = max(1, out.steps if out.status == "ok" else out.timed_steps)
+    return out
 
-    curves: list[tuple] = []
-    profiles: list[tuple] = _profile_rows(run_id, 0, model, task, probe)
-    # Per-step loss and grad norm stay on the device; read back every log_every steps.
-    window = torch.zeros(log_every, 2, device=device, dtype=torch.float64)
-    last_eval: dict[str, float] = {}
-    status, step, diverged_at, solved_at, solve_wall = "ok", 0, None, None, None
-    train_s = 0.0
-    bar = tqdm(
-        total=steps,
-        desc=f"{c['cell']['name']} {c['task']['name']} T={c['task']['seq_len']}",
+
+def _bar(job: Job, progress: bool, position: int) -> tqdm:
+    s = job.spec
+    return tqdm(
+        total=s.train.steps,
+        desc=f"{s.cell.name} {s.task.name} T={s.task.seq_len}",
         disable=None if progress else True,
         position=position,
         leave=position == 0,
         dynamic_ncols=True,
         mininterval=1.0,
     )
-    t_start = time.perf_counter()
-    while step < steps:
-        # ---- timed training window: up to the next log step
-        n = min(log_every, steps - step)
-        t0 = time.perf_counter()
-        for i in range(n):
-            batch = _to(task.batch(tr["batch_size"], c["seed"], step + i + 1, device), device, dtype)
-            loss = task.loss(model(batch.inputs), batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(params, clip_value if clip == "norm" else math.inf)
-            if clip == "value":
-                torch.nn.utils.clip_grad_value_(params, clip_value)
-            window[i, 0] = loss.detach()
-            window[i, 1] = gnorm
-            opt.step()
-        vals = window[:n].cpu()  # the one host sync per window
-        train_s += time.perf_counter() - t0
-        # ---- bookkeeping (untimed)
-        bad = ~torch.isfinite(vals).all(1)
-        if bad.any():
-            diverged_at = step + int(bad.nonzero()[0]) + 1
-            status = "diverged"
-            step = diverged_at
-            bar.update(n)
-            break
-        step += n
-        bar.update(n)
-        curves.append((run_id, step, "train", "loss", float(vals[:, 0].mean())))
-        curves.append((run_id, step, "train", "grad_norm", float(vals[-1, 1])))
-        done = step >= steps
-        if done or step // eval_every > (step - n) // eval_every:  # crossed an eval point
-            last_eval = evaluate(model, task, eval_batch)
-            curves.extend((run_id, step, "eval", k, float(v)) for k, v in sorted(last_eval.items()))
-            bar.set_postfix(
-                loss=f"{last_eval['loss']:.4g}", acc=f"{last_eval['accuracy']:.3f}", refresh=False
-            )
-            if solved_at is None and task.solved(last_eval):
-                solved_at, solve_wall = step, time.perf_counter() - t_start
-                if tr["early_stop"]:
-                    done = True
-        if step in probes or done:
-            profiles.extend(_profile_rows(run_id, step, model, task, probe))
-        if done:
-            break
-    bar.close()
-    wall = time.perf_counter() - t_start
-    trained = step if status == "ok" else (diverged_at or 1) - 1
 
-    timed_steps = max(1, trained if status == "ok" else step)
-    row = {
-        "run_id": run_id,
+
+def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | None = None) -> dict[str, Any]:
+    """The runs-table row of a run, for every status: ok and diverged (from `t`) and failed (`error`)."""
+    spec = job.spec
+    row: dict[str, Any] = {k: None for k in RUN_COLUMNS}
+    row |= {
+        "run_id": job.run_id,
+        "config_id": spec.config_id,
         "schema_version": SCHEMA_VERSION,
-        "status": status,
-        "error": None,
-        "sweep": c.get("sweep_name"),
-        "task": task.name,
-        "task_variant": task_variant(task),
-        "seq_len": task.seq_len,
-        "cell": c["cell"]["name"],
-        "impl": c["cell"]["impl"],
-        "variant": c["cell"]["variant"],
-        "hidden_size": spec.hidden_size,
-        "budget": c["cell"]["budget"],
-        "num_params": count_params(model),
-        "layers": c["cell"]["layers"],
-        "forget_bias": str(c["cell"]["forget_bias"]),
-        "recurrent_init": c["cell"]["recurrent_init"],
-        "optimizer": tr["optimizer"],
-        "lr": float(tr["lr"]),
-        "clip": clip,
-        "clip_value": float(clip_value),
-        "batch_size": tr["batch_size"],
-        "max_steps": steps,
-        "seed": c["seed"],
-        "steps": trained,
-        "solved": solved_at is not None,
-        "steps_to_solve": solved_at,
-        "wall_s_to_solve": solve_wall,
-        "diverged_at": diverged_at,
-        "final_loss": last_eval.get("loss", math.nan),
-        "final_accuracy": last_eval.get("accuracy", math.nan),
+        "status": "failed" if t is None else t.status,
+        "error": error,
+        "sweep": job.settings.sweep_name,
+        "length": job.settings.length,
+        "task_variant": spec.task.variant_label(),
+        **spec.columns(),
+        **prov,
+        "config_json": json.dumps(job.config, sort_keys=True, default=str),
+    }
+    if t is None:
+        return row
+    tr, task = spec.train, t.task
+    return row | {
+        "hidden_size": t.model.core.hidden_size,
+        "num_params": count_params(t.model),
+        "steps": t.steps,
+        "solved": t.solved_at is not None,
+        "steps_to_solve": t.solved_at,
+        "wall_s_to_solve": t.solve_wall,
+        "diverged_at": t.diverged_at,
+        "final_loss": t.last_eval.get("loss", math.nan),
+        "final_accuracy": t.last_eval.get("accuracy", math.nan),
         "chance_loss": task.chance_loss,
         "chance_accuracy": task.chance_accuracy,
-        "ms_per_step": 1000 * train_s / timed_steps,
-        "elements_per_s": timed_steps * tr["batch_size"] * task.length / train_s if train_s > 0 else math.nan,
-        "peak_mem_mb": peak_memory_mb(device),
-        "wall_s": wall,
-        **prov,
-        "config_json": _json(c),
+        "ms_per_step": 1000 * t.train_s / t.timed_steps,
+        "elements_per_s": t.timed_steps * tr.batch_size * task.length / t.train_s
+        if t.train_s > 0
+        else math.nan,
+        "peak_mem_mb": peak_memory_mb(torch.device(spec.device)),
+        "wall_s": t.wall_s,
     }
-    return (
-        row,
-        pd.DataFrame(curves, columns=list(CURVE_COLUMNS)),
-        pd.DataFrame(profiles, columns=list(PROFILE_COLUMNS)),
-    )
-
-
-def task_variant(task: Task) -> str:
-    """A short label for the task's form: copy/adding variant, or recall's delay filling."""
-    p = task.params()
-    if "variant" in p:
-        return str(p["variant"])
-    label = "distractors" if p.get("distractors") else "blanks"
-    return label + ("+random_delay" if p.get("random_delay") else "")
-
-
-def _json(c: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(c, sort_keys=True, default=str)
 
 
 def runs_frame(row: dict[str, Any]) -> pd.DataFrame:
+    """One row, every column typed by the schema (nullable ints and bools, strings), so tables of runs
+    with and without a value concatenate without changing type."""
     df = pd.DataFrame([{k: row.get(k) for k in RUN_COLUMNS}])
-    # Nullable integer columns keep their type when some runs have them and some do not.
-    for col in ("budget", "steps_to_solve", "diverged_at"):
-        df[col] = df[col].astype("Int64")
-    for col in ("wall_s_to_solve",):
-        df[col] = df[col].astype("float64")
-    return df
+    return df.astype({c: pandas_dtype(c) for c in RUN_COLUMNS})
 
 
-def execute(spec: RunSpec, progress: bool = True, position: int = 0) -> RunOutcome:
-    """Run `spec` unless a complete ok/diverged run with its run_id exists (and force is off).
+def curves_frame(t: Trained) -> pd.DataFrame:
+    return pd.DataFrame(t.curves, columns=list(CURVE_COLUMNS))
+
+
+def profile_frame(t: Trained) -> pd.DataFrame:
+    return pd.DataFrame(t.profiles, columns=list(PROFILE_COLUMNS))
+
+
+def run_tables(job: Job, progress: bool = False) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
+    """Train `job` without writing anything: (runs row, curves table, grad_profile table)."""
+    prov = provenance(torch.device(job.spec.device))
+    t = train(job, progress=progress)
+    return result_row(job, prov, t), curves_frame(t), profile_frame(t)
+
+
+def execute(job: Job, progress: bool = True, position: int = 0) -> RunOutcome:
+    """Run `job` unless a complete ok/diverged run with its run_id exists (and force is off).
 
     Writes results_dir/runs/<run_id>/ atomically, completion record last. A failing run is
     recorded with status `failed` and its error; it never raises (except KeyboardInterrupt).
     """
-    c = spec.config
-    run_id = spec.run_id
-    folder = run_dir(c["results_dir"], run_id)
+    run_id, s = job.run_id, job.settings
+    folder = run_dir(s.results_dir, run_id)
     rec = read_complete(folder)
-    if rec and rec.get("status") in ("ok", "diverged") and not c.get("force"):
+    if rec and rec.get("status") in ("ok", "diverged") and not s.force:
         return RunOutcome(run_id, "skipped")
-    begin_run(folder, c)
+    begin_run(folder, job.config)
+    if s.threads:
+        torch.set_num_threads(s.threads)
+    device = torch.device(job.spec.device)
+    prov = provenance(device)
+    reset_peak_memory(device)
     try:
-        row, curves, profile = train(spec, progress=progress, position=position)
+        t = train(job, progress=progress, position=position)
     except Exception as e:  # noqa: BLE001 - recorded, so one broken job never stops a sweep
         msg = f"{type(e).__name__}: {e}".splitlines()[0]
-        row = {k: None for k in RUN_COLUMNS} | {
-            "run_id": run_id,
-            "schema_version": SCHEMA_VERSION,
-            "status": "failed",
-            "error": msg,
-            "sweep": c.get("sweep_name"),
-            "task": c["task"]["name"],
-            "seq_len": c["task"]["seq_len"],
-            "cell": c["cell"]["name"],
-            "impl": c["cell"]["impl"],
-            "variant": c["cell"]["variant"],
-            "seed": c["seed"],
-            "config_json": _json(c),
-        }
-        finish_run(
-            folder,
-            {"runs": runs_frame(row)},
-            {"run_id": run_id, "status": "failed", "error": msg, "traceback": traceback.format_exc()},
-        )
+        row = result_row(job, prov, None, msg)
+        record = {"run_id": run_id, "status": "failed", "error": msg, "traceback": traceback.format_exc()}
+        finish_run(folder, {"runs": runs_frame(row)}, record)
         return RunOutcome(run_id, "failed", row, msg)
-    finish_run(
-        folder,
-        {"runs": runs_frame(row), "curves": curves, "grad_profile": profile},
-        {"run_id": run_id, "status": row["status"]},
-    )
+    row = result_row(job, prov, t)
+    tables = {"runs": runs_frame(row), "curves": curves_frame(t), "grad_profile": profile_frame(t)}
+    finish_run(folder, tables, {"run_id": run_id, "status": row["status"]})
     return RunOutcome(run_id, row["status"], row)

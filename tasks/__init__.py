@@ -7,6 +7,7 @@ model's output (B, L, task.output_size).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 
 from tasks.adding import AddingTask
@@ -25,12 +26,18 @@ def task_options(name: str) -> list[str]:
     return [p for p in signature.parameters if p not in ("self", "seq_len")]
 
 
-def make_task(name: str, seq_len: int, **options: object) -> Task:
-    """Build task `name` with length parameter `seq_len` and keyword `options`.
+def make_task(name: object, seq_len: int | None = None, **options: object) -> Task:
+    """Build a task from its spec, or from a name, length parameter `seq_len` and keyword `options`.
 
-    An unknown name or option raises ValueError naming it and listing the allowed ones.
+    A spec is any dataclass with fields `name`, `seq_len` and the task's options (bench.spec's task
+    specs are). An unknown name or option raises ValueError naming it and listing the allowed ones.
     `make_task(**task.params())` rebuilds an equal task.
     """
+    if dataclasses.is_dataclass(name) and not isinstance(name, type):  # a spec
+        options = dataclasses.asdict(name)
+        name, seq_len = options.pop("name"), options.pop("seq_len")
+    elif not isinstance(name, str):
+        raise TypeError(f"make_task needs a task spec or a task name, got {name!r}")
     allowed = task_options(name)
     unknown = [k for k in options if k not in allowed]
     if unknown:

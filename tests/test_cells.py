@@ -6,18 +6,18 @@ import pytest
 import torch
 
 from bench.cells import (
-    _FAST_LSTM,
     CELLS,
     DEFAULT_VARIANT,
     FUSED_VARIANTS,
     IMPLS,
     RECURRENT_INITS,
     VARIANTS,
-    _LSTMLayerFn,
     core_param_count,
     gate_names,
-    make_core,
 )
+from bench.cells.lstm_fast import FAST_VARIANTS as _FAST_LSTM
+from bench.cells.lstm_fast import _LSTMLayerFn
+from tests.util import core_of
 
 B, T, I, H = 3, 7, 4, 5  # tiny: these tests are about exactness, not speed
 
@@ -28,8 +28,8 @@ FUSED = [(c, v) for c in CELLS for v in FUSED_VARIANTS[c]]
 
 def _pair(cell, variant, layers, dtype):
     """A fused core and an explicit core holding the same weights."""
-    fused = make_core(cell, "fused", I, H, layers, variant).to(dtype)
-    explicit = make_core(cell, "explicit", I, H, layers, variant).to(dtype)
+    fused = core_of(cell, "fused", I, H, layers, variant).to(dtype)
+    explicit = core_of(cell, "explicit", I, H, layers, variant).to(dtype)
     explicit.load_state_dict(fused.state_dict())
     return fused, explicit
 
@@ -60,10 +60,10 @@ def test_constants_are_consistent():
         ({"cell": "lstmx"}, "cell"),
         ({"impl": "cudnn"}, "impl"),
         ({"variant": "bogus"}, "variant"),
-        ({"impl": "fused", "variant": "nig"}, "impl='explicit'"),
-        ({"cell": "gru", "impl": "fused", "variant": "nrg"}, "impl='explicit'"),
+        ({"impl": "fused", "variant": "nig"}, "impl=explicit"),
+        ({"cell": "gru", "impl": "fused", "variant": "nrg"}, "impl=explicit"),
         ({"hidden_size": 0}, "hidden_size"),
-        ({"num_layers": 0}, "num_layers"),
+        ({"num_layers": 0}, "layers"),
         ({"input_size": 0}, "input_size"),
         ({"cell": "rnn", "variant": None, "forget_bias": 1.0}, "forget_bias"),
         ({"cell": "rnn", "variant": None, "forget_bias": "chrono", "chrono_tmax": 10}, "forget_bias"),
@@ -79,16 +79,16 @@ def test_constants_are_consistent():
 def test_make_core_rejects_bad_arguments(kwargs, word):
     args = dict(cell="lstm", impl="explicit", input_size=I, hidden_size=H, variant="vanilla") | kwargs
     with pytest.raises(ValueError) as e:
-        make_core(**args)
+        core_of(**args)
     msg = str(e.value)
     assert word in msg and "\n" not in msg
 
 
 def test_make_core_accepts_neutral_options():
-    make_core("rnn", "fused", I, H, forget_bias=0.0, chrono_tmax=None)
-    make_core("lstm", "fused", I, H, forget_bias=1.0, chrono_tmax=3.0)  # tmax is ignored without chrono
-    make_core("lstm", "explicit", I, H, variant="nfg", forget_bias=0)
-    core = make_core("gru", "explicit", I, H, 2)
+    core_of("rnn", "fused", I, H, forget_bias=0.0, chrono_tmax=None)
+    core_of("lstm", "fused", I, H, forget_bias=1.0, chrono_tmax=3.0)  # tmax is ignored without chrono
+    core_of("lstm", "explicit", I, H, variant="nfg", forget_bias=0)
+    core = core_of("gru", "explicit", I, H, 2)
     assert (core.cell, core.impl, core.variant, core.hidden_size, core.num_layers, core.input_size) == (
         "gru",
         "explicit",
@@ -123,7 +123,7 @@ def test_explicit_matches_fused(cell, variant, layers, dtype, tol):
 @pytest.mark.parametrize("cell, variant", ALL_VARIANTS)
 def test_forward_with_states_matches_forward(cell, variant, layers):
     # explicit LSTM forward() runs a custom autograd.Function; forward_with_states the autograd loop
-    core = make_core(cell, "explicit", I, H, layers, variant).double()
+    core = core_of(cell, "explicit", I, H, layers, variant).double()
     x, w = torch.randn(B, T, I, dtype=torch.float64), torch.randn(B, T, H, dtype=torch.float64)
     out, g = _out_and_grads(core, x, w)
     st = core.forward_with_states(x)
@@ -153,7 +153,7 @@ def test_lstm_fast_path_gradcheck(variant):
 
 def test_explicit_core_handles_one_step_and_no_grad():
     for cell, variant in ALL_VARIANTS:
-        core = make_core(cell, "explicit", I, H, 2, variant)
+        core = core_of(cell, "explicit", I, H, 2, variant)
         x = torch.randn(B, 1, I)
         with torch.no_grad():
             assert core(x).shape == (B, 1, H)
@@ -231,7 +231,7 @@ def _rnn_by_hand(variant, p, x):
 
 @pytest.mark.parametrize("cell, variant", ALL_VARIANTS)
 def test_variant_matches_hand_written_equations(cell, variant):
-    core = make_core(cell, "explicit", I, H, 1, variant).double()
+    core = core_of(cell, "explicit", I, H, 1, variant).double()
     x = torch.randn(B, T, I, dtype=torch.float64)
     p = {k: v.detach() for k, v in core.layer_params(0).items()}
     st = core.forward_with_states(x)
@@ -256,8 +256,8 @@ def test_variant_matches_hand_written_equations(cell, variant):
     ],
 )
 def test_removed_gate_equals_saturated_gate(cell, variant, gate, value):
-    ablated = make_core(cell, "explicit", I, H, 2, variant).double()
-    full = make_core(cell, "explicit", I, H, 2, "vanilla").double()
+    ablated = core_of(cell, "explicit", I, H, 2, variant).double()
+    full = core_of(cell, "explicit", I, H, 2, "vanilla").double()
     kept, all_ = gate_names(cell, variant), gate_names(cell, "vanilla")
     with torch.no_grad():
         for k in range(2):
@@ -280,8 +280,8 @@ def test_removed_gate_equals_saturated_gate(cell, variant, gate, value):
     "variant, extra", [("peephole", ("weight_ci", "weight_cf", "weight_co")), ("fgr", ("weight_gg",))]
 )
 def test_added_connections_at_zero_give_vanilla(variant, extra):
-    core = make_core("lstm", "explicit", I, H, 2, variant).double()
-    vanilla = make_core("lstm", "explicit", I, H, 2, "vanilla").double()
+    core = core_of("lstm", "explicit", I, H, 2, variant).double()
+    vanilla = core_of("lstm", "explicit", I, H, 2, "vanilla").double()
     with torch.no_grad():
         for k in range(2):
             for name, w in core.layer_params(k).items():
@@ -292,7 +292,7 @@ def test_added_connections_at_zero_give_vanilla(variant, extra):
 
 def test_cifg_forget_gate_is_one_minus_input_gate():
     # with W_hh = 0 and zero input, every step has the same i; then c_t = sum_k (1-i)^k * i * g
-    core = make_core("lstm", "explicit", I, H, 1, "cifg").double()
+    core = core_of("lstm", "explicit", I, H, 1, "cifg").double()
     with torch.no_grad():
         core.layer_params(0)["weight_hh"].zero_()
     st = core.forward_with_states(torch.zeros(1, T, I, dtype=torch.float64))
@@ -305,14 +305,14 @@ def test_cifg_forget_gate_is_one_minus_input_gate():
 
 def test_rnn_activations():
     x = 3 * torch.randn(B, T, I)
-    assert (make_core("rnn", "explicit", I, H, 1, "relu")(x) >= 0).all()
-    out = make_core("rnn", "explicit", I, H, 1, "tanh")(x)
+    assert (core_of("rnn", "explicit", I, H, 1, "relu")(x) >= 0).all()
+    out = core_of("rnn", "explicit", I, H, 1, "tanh")(x)
     assert (out.abs() < 1).all() and (out < 0).any()
 
 
 @pytest.mark.parametrize("cell, variant", ALL_VARIANTS)
 def test_every_parameter_gets_a_gradient(cell, variant):
-    core = make_core(cell, "explicit", I, H, 2, variant)
+    core = core_of(cell, "explicit", I, H, 2, variant)
     core(torch.randn(B, T, I)).pow(2).sum().backward()
     for name, w in core.named_parameters():
         assert w.grad is not None and w.grad.abs().sum() > 0, name
@@ -326,7 +326,7 @@ def test_every_parameter_gets_a_gradient(cell, variant):
 def test_param_count_formula(cell, variant, layers):
     impls = IMPLS if variant in FUSED_VARIANTS[cell] else ("explicit",)
     for impl in impls:
-        core = make_core(cell, impl, I, H, layers, variant)
+        core = core_of(cell, impl, I, H, layers, variant)
         assert sum(w.numel() for w in core.parameters()) == core_param_count(cell, I, H, layers, variant)
 
 
@@ -338,7 +338,7 @@ def test_param_counts_are_honest():
     assert full == 4 * H * (I + H) + 8 * H
     for v in ("nig", "nfg", "nog", "cifg"):  # one gate fewer: 3/4 of the parameters
         assert n(v) * 4 == full * 3
-        assert make_core("lstm", "explicit", I, H, 1, v).layer_params(0)["weight_ih"].shape == (3 * H, I)
+        assert core_of("lstm", "explicit", I, H, 1, v).layer_params(0)["weight_ih"].shape == (3 * H, I)
     assert n("niaf") == n("noaf") == full
     assert n("peephole") == full + 3 * H and n("fgr") == full + 9 * H * H
     assert core_param_count("gru", I, H, 1, "nrg") * 3 == core_param_count("gru", I, H, 1, "vanilla") * 2
@@ -372,9 +372,9 @@ def _impls(cases):
 )
 def test_forget_bias_number(impl, cell, variant, gate, sign):
     torch.manual_seed(1)
-    ref = make_core(cell, impl, I, H, 2, variant)
+    ref = core_of(cell, impl, I, H, 2, variant)
     torch.manual_seed(1)
-    core = make_core(cell, impl, I, H, 2, variant, forget_bias=1.5)
+    core = core_of(cell, impl, I, H, 2, variant, forget_bias=1.5)
     for k in range(2):
         b_ih, b_hh = _blocks(core, k, "bias_ih"), _blocks(core, k, "bias_hh")
         assert torch.equal(b_ih[gate], torch.full((H,), sign * 1.5))
@@ -384,7 +384,7 @@ def test_forget_bias_number(impl, cell, variant, gate, sign):
             assert torch.equal(b_hh[g], _blocks(ref, k, "bias_hh")[g])
     # 0 (the default) leaves PyTorch's init untouched
     torch.manual_seed(1)
-    zero = make_core(cell, impl, I, H, 2, variant, forget_bias=0.0)
+    zero = core_of(cell, impl, I, H, 2, variant, forget_bias=0.0)
     for a, b in zip(zero.state_dict().values(), ref.state_dict().values(), strict=True):
         assert torch.equal(a, b)
 
@@ -392,13 +392,13 @@ def test_forget_bias_number(impl, cell, variant, gate, sign):
 def test_positive_update_bias_makes_gru_remember():
     # z ~ 1 keeps h at its initial 0 whatever the input; z ~ 0 (negative bias) lets the input in
     x = torch.randn(B, T, I)
-    assert make_core("gru", "explicit", I, H, forget_bias=30.0)(x).abs().max() < 1e-6
-    assert make_core("gru", "explicit", I, H, forget_bias=-30.0)(x).abs().max() > 1e-2
+    assert core_of("gru", "explicit", I, H, forget_bias=30.0)(x).abs().max() < 1e-6
+    assert core_of("gru", "explicit", I, H, forget_bias=-30.0)(x).abs().max() > 1e-2
 
 
 def test_large_forget_bias_keeps_lstm_cell():
     # f ~ 1: c_t is the running sum of i * g, so it never decays
-    core = make_core("lstm", "explicit", I, H, forget_bias=40.0).double()
+    core = core_of("lstm", "explicit", I, H, forget_bias=40.0).double()
     with torch.no_grad():
         core.layer_params(0)["weight_hh"].zero_()
     st = core.forward_with_states(torch.zeros(1, T, I, dtype=torch.float64))
@@ -412,7 +412,7 @@ def test_large_forget_bias_keeps_lstm_cell():
 )
 def test_chrono_init(impl, cell, variant):
     tmax, Hc = 50.0, 64
-    core = make_core(cell, impl, I, Hc, 2, variant, forget_bias="chrono", chrono_tmax=tmax)
+    core = core_of(cell, impl, I, Hc, 2, variant, forget_bias="chrono", chrono_tmax=tmax)
     for k in range(2):
         b_ih, b_hh = _blocks(core, k, "bias_ih"), _blocks(core, k, "bias_hh")
         gate = {"lstm": "f", "gru": "z"}[cell] if variant != "cifg" else "i"
@@ -427,11 +427,11 @@ def test_chrono_init(impl, cell, variant):
 @pytest.mark.parametrize("cell", CELLS)
 def test_orthogonal_and_identity_init(impl, cell):
     torch.manual_seed(2)
-    ref = make_core(cell, impl, I, H, 2)
+    ref = core_of(cell, impl, I, H, 2)
     eye = torch.eye(H)
     torch.manual_seed(2)
-    orth = make_core(cell, impl, I, H, 2, recurrent_init="orthogonal")
-    ident = make_core(cell, impl, I, H, 2, recurrent_init="identity")
+    orth = core_of(cell, impl, I, H, 2, recurrent_init="orthogonal")
+    ident = core_of(cell, impl, I, H, 2, recurrent_init="identity")
     for k in range(2):
         for block in _blocks(orth, k, "weight_hh").values():
             torch.testing.assert_close(block @ block.T, eye, atol=1e-5, rtol=0)
@@ -448,7 +448,7 @@ def test_orthogonal_and_identity_init(impl, cell):
 
 def test_irnn_identity_relu_copies_state():
     # IRNN with zero input weights and biases: h_t = relu(h_{t-1}) keeps the first step's state forever
-    core = make_core("rnn", "explicit", I, H, 1, "relu", recurrent_init="identity")
+    core = core_of("rnn", "explicit", I, H, 1, "relu", recurrent_init="identity")
     x = torch.zeros(1, T, I)
     x[0, 0] = torch.randn(I)
     with torch.no_grad():

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.config import CONF_DIR, ConfigError, compose, validate
+from bench.spec import TASK_SPECS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,10 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("task", sorted(p.stem for p in (CONF_DIR / "task").glob("*.yaml")))
 @pytest.mark.parametrize("cell", sorted(p.stem for p in (CONF_DIR / "cell").glob("*.yaml")))
 def test_every_task_and_cell_config_composes_and_validates(task, cell):
-    spec = validate(compose([f"task={task}", f"cell={cell}"]))
-    assert spec.config["task"]["name"] == task
-    assert spec.config["cell"]["name"] == cell
-    assert spec.hidden_size == spec.config["cell"]["hidden_size"]
+    job = validate(compose([f"task={task}", f"cell={cell}"]))
+    assert (job.spec.task.name, job.spec.cell.name) == (task, cell)
+    assert isinstance(job.spec.task, TASK_SPECS[task])
 
 
 @pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml")))
@@ -27,20 +27,89 @@ def test_every_sweep_preset_composes_and_validates(preset):
     validate(compose([f"sweep={preset}"]))
 
 
-def test_run_id_ignores_cosmetic_keys_and_tracks_semantic_ones():
+def test_run_id_ignores_execution_keys_and_tracks_every_spec_field():
     a = validate(compose([]))
     b = validate(compose(["results_dir=/elsewhere", "threads=1", "progress=false", "force=true"]))
-    c = validate(compose(["seed=1"]))
-    d = validate(compose(["train.lr=0.002"]))
-    assert a.run_id == b.run_id
-    assert len({a.run_id, c.run_id, d.run_id}) == 3
+    assert a.run_id == b.run_id and a.spec.config_id == b.spec.config_id
     # stable across processes and sessions: a fixed config hashes to a fixed id
     assert a.run_id == validate(compose([])).run_id
     assert len(a.run_id) == 12 and int(a.run_id, 16) >= 0
+    # every field of the spec changes run_id; every field but the seed changes config_id
+    changed = {
+        "seed": "seed=1",
+        "dtype": "dtype=float64",
+        "task.n_symbols": "task.n_symbols=4",
+        "task.n_copy": "task.n_copy=5",
+        "train.momentum": "train.momentum=0.5",
+        "train.eval_every": "train.eval_every=50",
+        "train.eval_size": "train.eval_size=64",
+        "train.log_every": "train.log_every=10",
+        "train.early_stop": "train.early_stop=false",
+        "train.profile_points": "train.profile_points=2",
+        "train.profile_batch": "train.profile_batch=8",
+        "train.lr": "train.lr=0.002",
+    }
+    jobs = {k: validate(compose([o])) for k, o in changed.items()}
+    assert len({a.run_id, *(j.run_id for j in jobs.values())}) == len(changed) + 1
+    assert jobs["seed"].spec.config_id == a.spec.config_id
+    others = [j.spec.config_id for k, j in jobs.items() if k != "seed"]
+    assert len({a.spec.config_id, *others}) == len(others) + 1
+
+
+@pytest.mark.parametrize(
+    "one, other",
+    [
+        (["train.lr=1"], ["train.lr=1.0"]),
+        (["cell.forget_bias=1"], ["cell.forget_bias=1.0"]),
+        (["train.clip_value=1"], []),  # the default is 1.0
+        (["task=adding", "task.tolerance=1"], ["task=adding", "task.tolerance=1.0"]),
+    ],
+)
+def test_equal_values_spelled_differently_are_one_run(one, other):
+    assert validate(compose(one)).run_id == validate(compose(other)).run_id
+
+
+def test_an_added_key_is_rejected_with_the_key_that_was_meant():
+    for override, meant in (("+train.stpes=100", "steps"), ("+task.n_symbol=3", "n_symbols")):
+        with pytest.raises(ConfigError) as e:
+            validate(compose([override]))
+        (line,) = e.value.problems
+        assert override[1:].split("=")[0] in line and f"did you mean {meant!r}" in line
+    with pytest.raises(ConfigError) as e:
+        compose(["train.stpes=100"])
+    assert "did you mean 'steps'" in e.value.problems[0]
+
+
+def test_task_specs_are_the_task_constructors():
+    # The spec of each task has exactly the generator's keyword arguments, with the same defaults.
+    import inspect
+    from dataclasses import fields
+
+    from tasks import TASKS
+
+    assert set(TASK_SPECS) == set(TASKS)
+    for name, cls in TASK_SPECS.items():
+        params = inspect.signature(TASKS[name].__init__).parameters
+        ctor = {k: p.default for k, p in params.items() if k not in ("self", "seq_len")}
+        spec = {f.name: f.default for f in fields(cls) if f.name not in ("name", "seq_len")}
+        assert spec == ctor, name
+
+
+def test_every_spec_field_is_a_runs_column():
+    from dataclasses import fields
+
+    from bench.schema import RUN_COLUMNS
+
+    job = validate(compose(["task=copy"]))
+    cols = job.spec.columns()
+    for part in ("task", "cell", "train"):
+        for f in fields(getattr(job.spec, part)):
+            assert f"{part}.{f.name}" in cols and f"{part}.{f.name}" in RUN_COLUMNS
+    assert {"seed", "device", "dtype"} <= set(cols) <= set(RUN_COLUMNS)
 
 
 def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
-    # The default preset reaches its per-task settings through helper tables (setup, gate_bias):
+    # The default preset reaches its per-task settings through helper tables (preset.setup, ...):
     # the same effective run composed by hand has the same id, so resume and `bench run` find it.
     swept = validate(compose(["sweep=default", "task=recall", "cell=lstm", "length=long", "seed=1"]))
     c = swept.config
@@ -56,20 +125,22 @@ def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
             ]
         )
     )
-    assert c["task"]["seq_len"] == c["setup"]["recall"]["lengths"]["long"]
+    assert c["task"]["seq_len"] == c["preset"]["setup"]["recall"]["lengths"]["long"]
     assert by_hand.run_id == swept.run_id
-    assert "setup" not in by_hand.config
+    assert by_hand.config["preset"] == {}
 
 
 def test_budget_resolves_hidden_size():
-    from bench.model import SequenceModel, count_params
+    from bench.model import count_params, resolve_hidden
+    from tasks import make_task
+    from tests.util import model_of
 
-    spec = validate(compose(["cell=gru", "cell.budget=5000", "task=adding"]))
-    m = SequenceModel(2, 1, "float", "gru", spec.hidden_size)
+    job = validate(compose(["cell=gru", "cell.budget=5000", "task=adding"]))
+    h = resolve_hidden(job.spec.cell, make_task(job.spec.task))
     # closest to the budget: one unit more or less is not closer
-    best = abs(count_params(m) - 5000)
-    for h in (spec.hidden_size - 1, spec.hidden_size + 1):
-        assert abs(count_params(SequenceModel(2, 1, "float", "gru", h)) - 5000) >= best
+    best = abs(count_params(model_of(2, 1, "float", "gru", h)) - 5000)
+    for other in (h - 1, h + 1):
+        assert abs(count_params(model_of(2, 1, "float", "gru", other)) - 5000) >= best
 
 
 BAD = [

@@ -9,7 +9,7 @@ from torch import nn
 
 from bench.cells import CELLS
 from bench.gradients import hidden_grad_profile
-from bench.model import SequenceModel
+from tests.util import model_of
 
 V, O, H, B, L = 5, 3, 4, 2, 6
 _TORCH = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -93,7 +93,7 @@ def _loss(targets):
 @pytest.mark.parametrize("impl", ["fused", "explicit"])
 @pytest.mark.parametrize("cell", CELLS)
 def test_profile_matches_brute_force(cell, impl, layers):
-    model = SequenceModel(V, O, "tokens", cell, H, num_layers=layers, impl=impl)
+    model = model_of(V, O, "tokens", cell, H, num_layers=layers, impl=impl)
     inputs, targets = torch.randint(0, V, (B, L)), torch.randint(0, O, (B, L))
     prof = hidden_grad_profile(model, inputs, _loss(targets))
     ref = brute_force_profile(model, inputs, _loss(targets))
@@ -106,14 +106,14 @@ def test_profile_matches_brute_force(cell, impl, layers):
 
 @pytest.mark.parametrize("variant", ["peephole", "fgr", "cifg"])
 def test_profile_runs_on_explicit_variants(variant):
-    model = SequenceModel(V, O, "tokens", "lstm", H, num_layers=2, impl="explicit", variant=variant)
+    model = model_of(V, O, "tokens", "lstm", H, num_layers=2, impl="explicit", variant=variant)
     inputs, targets = torch.randint(0, V, (B, L)), torch.randint(0, O, (B, L))
     prof = hidden_grad_profile(model, inputs, _loss(targets))
     assert prof["h"].shape == prof["c"].shape == (2, L) and (prof["h"] > 0).all()
 
 
 def test_profile_leaves_the_model_alone():
-    model = SequenceModel(3, 2, "float", "gru", H)
+    model = model_of(3, 2, "float", "gru", H)
     before = copy.deepcopy(model.state_dict())
     x = torch.rand(B, L, 3)
     prof = hidden_grad_profile(model, x, lambda out: out.pow(2).sum())
@@ -129,7 +129,7 @@ def test_profile_leaves_the_model_alone():
 def test_tanh_rnn_profile_decays_with_distance_from_the_scored_step():
     # default init, loss on the last step only: ||dL/dh_t|| shrinks geometrically going back in time
     T = 60
-    model = SequenceModel(2, 1, "float", "rnn", 32)
+    model = model_of(2, 1, "float", "rnn", 32)
     prof = hidden_grad_profile(model, torch.rand(8, T, 2), lambda out: out[:, -1].pow(2).sum())["h"][0]
     assert (prof > 0).all()  # float64: no underflow to 0
     logs = prof.log10()

@@ -4,13 +4,14 @@ import pytest
 import torch
 
 from bench.cells import CELLS, FUSED_VARIANTS, VARIANTS
-from bench.model import SequenceModel, count_params, hidden_for_budget, model_param_count
+from bench.model import count_params, hidden_for_budget, model_param_count
+from tests.util import model_of
 
 ALL_VARIANTS = [(c, v) for c in CELLS for v in VARIANTS[c]]
 
 
 def test_token_inputs_are_one_hot_in_the_model_dtype():
-    m = SequenceModel(6, 3, "tokens", "lstm", 8)
+    m = model_of(6, 3, "tokens", "lstm", 8)
     ids = torch.tensor([[0, 5, 2], [1, 1, 3]])
     x = m.encode(ids)
     assert x.shape == (2, 3, 6) and x.dtype == torch.float32
@@ -21,10 +22,10 @@ def test_token_inputs_are_one_hot_in_the_model_dtype():
 
 
 def test_float_inputs_pass_through_cast_to_the_model_dtype():
-    m = SequenceModel(2, 1, "float", "gru", 8).double()
+    m = model_of(2, 1, "float", "gru", 8).double()
     x = torch.rand(4, 9, 2)
     assert m.encode(x).dtype == torch.float64 and torch.equal(m.encode(x), x.double())
-    one = SequenceModel(1, 1, "float", "rnn", 8)
+    one = model_of(1, 1, "float", "rnn", 8)
     assert one.encode(torch.rand(4, 9)).shape == (4, 9, 1)  # (B, L) accepted for a single channel
     assert one(torch.rand(4, 9)).shape == (4, 9, 1)
 
@@ -32,7 +33,7 @@ def test_float_inputs_pass_through_cast_to_the_model_dtype():
 @pytest.mark.parametrize("impl", ["fused", "explicit"])
 @pytest.mark.parametrize("cell", CELLS)
 def test_forward_shape_and_head_at_every_position(cell, impl):
-    m = SequenceModel(5, 7, "tokens", cell, 6, num_layers=2, impl=impl)
+    m = model_of(5, 7, "tokens", cell, 6, num_layers=2, impl=impl)
     ids = torch.randint(0, 5, (3, 11))
     out = m(ids)
     assert out.shape == (3, 11, 7)
@@ -41,7 +42,7 @@ def test_forward_shape_and_head_at_every_position(cell, impl):
 
 
 def test_model_passes_core_options_through():
-    m = SequenceModel(
+    m = model_of(
         5,
         2,
         "float",
@@ -56,21 +57,21 @@ def test_model_passes_core_options_through():
     )
     assert (m.core.variant, m.core.num_layers, m.core.hidden_size) == ("cifg", 2, 6)
     with pytest.raises(ValueError, match="input_kind"):
-        SequenceModel(5, 2, "onehot", "lstm", 6)
-    with pytest.raises(ValueError, match="impl='explicit'"):
-        SequenceModel(5, 2, "float", "lstm", 6, variant="nog")
+        model_of(5, 2, "onehot", "lstm", 6)
+    with pytest.raises(ValueError, match="impl=explicit"):
+        model_of(5, 2, "float", "lstm", 6, variant="nog")
 
 
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell, variant", ALL_VARIANTS)
 def test_param_count_formula_matches_built_models(cell, variant, layers):
     impl = "fused" if variant in FUSED_VARIANTS[cell] else "explicit"
-    m = SequenceModel(10, 9, "tokens", cell, 7, num_layers=layers, impl=impl, variant=variant)
+    m = model_of(10, 9, "tokens", cell, 7, num_layers=layers, impl=impl, variant=variant)
     assert count_params(m) == model_param_count(10, 9, cell, 7, layers, variant)
 
 
 def test_count_params_skips_frozen():
-    m = SequenceModel(3, 2, "float", "rnn", 4)
+    m = model_of(3, 2, "float", "rnn", 4)
     n = count_params(m)
     m.head.weight.requires_grad_(False)
     assert count_params(m) == n - 8
@@ -96,7 +97,7 @@ def test_hidden_for_budget_lands_closest(budget, cell, variant, layers):
     impl = "fused" if variant in FUSED_VARIANTS[cell] else "explicit"
 
     def n(hidden):  # count of a really built model
-        return count_params(SequenceModel(I, O, "tokens", cell, hidden, layers, impl, variant))
+        return count_params(model_of(I, O, "tokens", cell, hidden, layers, impl, variant))
 
     assert abs(n(h) - budget) <= abs(n(h + 1) - budget)
     if h > 1:

@@ -12,8 +12,12 @@ import pandas as pd
 import pytest
 
 from bench.report import build_report, main
-from bench.schema import RUN_COLUMNS
-from bench.store import begin_run, finish_run, run_dir, run_id_for
+from bench.report.data import ALIASES
+from bench.schema import RUN_COLUMNS, SCHEMA_VERSION
+from bench.spec import TASK_SPECS, CellSpec, RunSpec, TrainSpec
+from bench.store import begin_run, finish_run, run_dir
+
+LONG = {short: long for long, short in ALIASES.items()}  # the report's short names -> runs columns
 
 CHANCE = {  # task -> (chance loss at T, chance accuracy)
     "copy": (lambda T: 10 * math.log(8) / (T + 20), 1 / 8),
@@ -55,48 +59,30 @@ def write_run(
 ) -> str:
     """One plausible run: row, curves and gradient profile (with exact zeros for the RNN at init)."""
     variant = variant or ("tanh" if cell == "rnn" else "vanilla")
-    semantic = dict(
-        task=task,
-        task_variant=task_variant,
-        seq_len=seq_len,
-        cell=cell,
-        variant=variant,
-        lr=lr,
-        forget_bias=forget_bias,
-        impl=impl,
+    fb = forget_bias if forget_bias == "chrono" else float(forget_bias)
+    spec = RunSpec(
+        TASK_SPECS[task](seq_len=seq_len),
+        CellSpec(cell, impl, variant, hidden_size=32, forget_bias=fb),
+        TrainSpec(lr=lr, batch_size=16, steps=STEPS),
         seed=seed,
-        **overrides,
     )
-    rid = run_id_for(semantic)
+    rid = spec.run_id
     chance_loss, chance_accuracy = CHANCE[task][0](seq_len), CHANCE[task][1]
     acc = solved_acc(seed) if solved else chance_acc(task, seed)
     loss = chance_loss * (0.05 * (1 + 0.1 * seed) if solved else 0.99 + 0.01 * seed)
     gates = {"rnn": 1, "gru": 3, "lstm": 4}[cell]
     row = {
         "run_id": rid,
-        "schema_version": 1,
+        "config_id": spec.config_id,
+        "schema_version": SCHEMA_VERSION,
         "status": status,
         "error": None,
         "sweep": sweep,
-        "task": task,
+        "length": None,
+        **spec.columns(),
         "task_variant": task_variant,
-        "seq_len": seq_len,
-        "cell": cell,
-        "impl": impl,
-        "variant": variant,
         "hidden_size": 32,
-        "budget": float("nan"),
         "num_params": gates * 32 * 42 + 100,
-        "layers": 1,
-        "forget_bias": forget_bias,
-        "recurrent_init": "default",
-        "optimizer": "adam",
-        "lr": lr,
-        "clip": "norm",
-        "clip_value": 1.0,
-        "batch_size": 16,
-        "max_steps": STEPS,
-        "seed": seed,
         "steps": STEPS,
         "solved": solved,
         "steps_to_solve": 50.0 * (seed + 1) if solved else float("nan"),
@@ -114,16 +100,16 @@ def write_run(
         "wall_s": 10.0,
         "torch_version": "2.13.0",
         "python_version": "3.11.7",
-        "device": "cpu",
         "device_name": "Test CPU",
         "threads": 2,
         "git_commit": "abc1234",
         "hostname": "testhost",
         "started_at": f"2025-01-01T00:00:{seed:02d}",
-        "config_json": json.dumps(semantic, sort_keys=True),
+        "config_json": json.dumps(spec.identity(), sort_keys=True),
     }
-    row.update(overrides)  # any other run column, e.g. clip="none" or budget=5000
-    runs = pd.DataFrame([{c: row[c] for c in RUN_COLUMNS if c not in drop}])
+    row.update(overrides)  # any other run column, e.g. final_loss=...
+    drop = tuple(LONG.get(c, c) for c in drop)
+    runs = pd.DataFrame([{c: row.get(c) for c in RUN_COLUMNS if c not in drop}])
     steps = np.arange(0, STEPS + 1, 25)
     frac = steps / STEPS
     eval_loss = chance_loss * (1 - frac * (1 - loss / chance_loss))
@@ -177,7 +163,7 @@ def write_run(
     if prof:  # a run may write no profile at all
         tables["grad_profile"] = pd.concat(prof, ignore_index=True)
     folder = run_dir(root, rid)
-    begin_run(folder, semantic)
+    begin_run(folder, spec.identity())
     finish_run(folder, tables, {"run_id": rid, "status": status})
     return rid
 

@@ -67,7 +67,7 @@ def test_default_preset_has_per_task_lengths_and_learning_rates():
         c = s.config
         grid.setdefault(c["task"]["name"], set()).add((c["task"]["seq_len"], c["train"]["lr"]))
         assert c["cell"]["forget_bias"] == ("chrono" if c["cell"]["name"] != "rnn" else 0.0)
-    setup = p.specs[0].config["setup"]
+    setup = p.specs[0].config["preset"]["setup"]
     for task, rows in grid.items():
         assert rows == {(t, setup[task]["lr"]) for t in setup[task]["lengths"].values()}
     # narrowing to the longest lengths is one override
@@ -84,7 +84,7 @@ def test_smoke_preset_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = load_results(tmp_path / "results")
     assert len(res.runs) == 9 and set(res.runs.status) == {"ok"}
-    assert set(zip(res.runs.task, res.runs.cell, strict=True)) == {
+    assert set(zip(res.runs["task.name"], res.runs["cell.name"], strict=True)) == {
         (t, c) for t in ("copy", "adding", "recall") for c in ("rnn", "lstm", "gru")
     }
     assert set(res.runs.sweep) == {"smoke"}
@@ -156,7 +156,7 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     assert "2 ok, 0 diverged, 1 failed, 0 skipped" in out
-    runs = load_results(tmp_path / "results").runs.set_index("cell")
+    runs = load_results(tmp_path / "results").runs.set_index("cell.name")
     assert runs.loc["lstm", "status"] == "failed" and "simulated crash" in runs.loc["lstm", "error"]
     assert (runs.loc[["rnn", "gru"], "status"] == "ok").all()
 

@@ -16,7 +16,7 @@ from bench import load_results
 from bench.config import compose, validate
 from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS
 from bench.store import COMPLETE, run_dir
-from bench.train import execute, profile_steps, train
+from bench.train import execute, profile_steps, run_tables
 
 SMALL = [
     "progress=false",
@@ -60,11 +60,11 @@ EASY = {
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("task", ["recall", "copy", "adding"])
 def test_short_run_learns_easy_setting(task, cell):
-    row, curves, profile = train(spec_for(f"cell={cell}", *EASY[task]))
+    row, curves, profile = run_tables(spec_for(f"cell={cell}", *EASY[task]))
     assert row["status"] == "ok"
     if task == "recall" or (task == "copy" and cell != "rnn"):
         assert row["solved"], (row["final_accuracy"], row["final_loss"])
-        assert row["steps_to_solve"] <= row["max_steps"]
+        assert row["steps_to_solve"] <= row["train.steps"]
         assert row["steps"] == row["steps_to_solve"]  # early stop
     else:
         # clearly better than the best memoryless / constant predictor
@@ -73,7 +73,7 @@ def test_short_run_learns_easy_setting(task, cell):
 
 
 def test_gru_solves_recall_in_a_few_hundred_steps():
-    row, _, _ = train(
+    row, _, _ = run_tables(
         spec_for(
             "cell=gru",
             "task=recall",
@@ -105,7 +105,7 @@ def test_tables_have_the_columns_and_sane_values(tmp_path):
     assert list(res.grad_profile.columns) == list(PROFILE_COLUMNS)
     r = res.runs.iloc[0]
     assert r.run_id == spec.run_id and r.status == "ok" and r.steps == 60 and not r.solved
-    assert r.num_params > 0 and r.hidden_size == 16 and r.layers == 1
+    assert r.num_params > 0 and r.hidden_size == 16 and r["cell.layers"] == 1
     assert math.isclose(r.chance_loss, 10 * math.log(8) / 28, rel_tol=1e-9)
     assert r.chance_accuracy == pytest.approx(1 / 8)
     assert 0 < r.ms_per_step < 10_000 and r.elements_per_s > 0 and r.peak_mem_mb > 10 and r.wall_s > 0
@@ -153,12 +153,12 @@ def test_divergence_is_recorded_not_raised(tmp_path):
 
 def test_same_config_and_seed_give_identical_numbers():
     s = spec_for("cell=gru", "task=adding", "task.seq_len=12", "cell.hidden_size=16", "train.steps=40")
-    a, ca, pa = train(s)
-    b, cb, pb = train(s)
+    a, ca, pa = run_tables(s)
+    b, cb, pb = run_tables(s)
     pd.testing.assert_frame_equal(ca, cb)
     pd.testing.assert_frame_equal(pa, pb)
     assert a["final_loss"] == b["final_loss"]
-    c, _, _ = train(
+    c, _, _ = run_tables(
         spec_for(
             "cell=gru", "task=adding", "task.seq_len=12", "cell.hidden_size=16", "train.steps=40", "seed=1"
         )
@@ -279,3 +279,82 @@ def test_files_in_a_run_folder(tmp_path):
     execute(spec, progress=False)
     names = sorted(p.name for p in Path(run_dir(tmp_path, spec.run_id)).iterdir())
     assert names == ["COMPLETE.json", "config.json", "curves.parquet", "grad_profile.parquet", "runs.parquet"]
+
+
+# ---------------------------------------------------------------------------- behaviour pinned exactly
+def test_train_equals_a_bare_pytorch_loop_on_the_same_batches():
+    # The harness adds evaluation, probes and logging around the loop; none of it may touch training.
+    import torch
+
+    from bench.model import build_model
+    from bench.train import train
+    from tasks import make_task
+
+    job = spec_for("cell=lstm", "task=adding", "task.seq_len=8", "cell.hidden_size=8", "train.steps=30",
+                   "train.early_stop=false", "train.clip_value=0.5")  # fmt: skip
+    trained = train(job, progress=False)
+
+    s, tr = job.spec, job.spec.train
+    task = make_task(s.task)
+    torch.manual_seed(s.seed)
+    model = build_model(s.cell, task)
+    opt = torch.optim.Adam(model.parameters(), lr=tr.lr)
+    for step in range(1, tr.steps + 1):
+        batch = task.batch(tr.batch_size, s.seed, step)
+        loss = task.loss(model(batch.inputs), batch)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tr.clip_value)
+        opt.step()
+    ours, bare = trained.model.state_dict(), model.state_dict()
+    assert list(ours) == list(bare)
+    assert all(torch.equal(ours[k], bare[k]) for k in ours)
+
+
+def test_golden_final_loss_of_a_fixed_tiny_run():
+    # A silent change to seeding, batch order, init or the loss moves this number.
+    row, _, _ = run_tables(
+        validate(
+            compose(
+                [
+                    "task=recall",
+                    "task.seq_len=5",
+                    "cell=lstm",
+                    "cell.hidden_size=16",
+                    "train.steps=40",
+                    "train.eval_every=20",
+                    "train.eval_size=64",
+                    "train.batch_size=16",
+                    "train.lr=0.01",
+                    "seed=0",
+                    "progress=false",
+                    "threads=1",
+                ]
+            )
+        )  # fmt: skip
+    )
+    assert row["final_loss"] == pytest.approx(GOLDEN_LOSS, abs=1e-6)
+
+
+GOLDEN_LOSS = 1.6815494  # measured with the code before the typed spec too (identical)
+
+
+def test_runs_that_compute_different_things_are_never_pooled(tmp_path):
+    # Identical but for dtype, task.n_symbols or train.momentum: four configurations with one seed each,
+    # and the report's main comparison picks one of them, never the four as four "seeds".
+    from bench.report.data import prepare
+
+    base = ["cell=gru", "task=copy", "task.seq_len=3", "cell.hidden_size=4", "train.steps=10",
+            "train.optimizer=sgd"]  # fmt: skip
+    variants = [[], ["dtype=float64"], ["task.n_symbols=4"], ["train.momentum=0.5"]]
+    for extra in variants:
+        execute(spec_for(*base, *extra, results_dir=tmp_path), progress=False)
+    res = load_results(tmp_path)
+    assert len(res.runs) == 4 and res.runs.config_id.nunique() == 4
+    main = prepare(res, tmp_path).main
+    assert len(main) == 1
+    # seeds of one configuration share config_id
+    execute(spec_for(*base, "seed=1", results_dir=tmp_path), progress=False)
+    runs = load_results(tmp_path).runs
+    assert runs.config_id.nunique() == 4 and len(runs) == 5
+    assert len(prepare(load_results(tmp_path), tmp_path).main) == 2

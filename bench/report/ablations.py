@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.data import (
-    CONFIG_COLUMNS,
+    CONFIG_FIELDS,
     KEYS,
     NA,
     STANDARD_VARIANTS,
@@ -83,7 +83,7 @@ def find(runs: pd.DataFrame, main: pd.DataFrame, f: Factor) -> Ablation | None:
     """The runs of ablation `f` (one context per task, length and cell) summarised per arm, or None."""
     if runs.empty:
         return None
-    rest = [c for c in CONFIG_COLUMNS if c not in f.cols and c not in f.ignore]
+    rest = [c for c in CONFIG_FIELDS if c not in f.cols and c not in f.ignore]
     r = runs.assign(
         arm=arms(runs, f),
         rest=config_key(runs, rest),

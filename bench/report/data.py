@@ -13,29 +13,33 @@ import numpy as np
 import pandas as pd
 
 from bench.results import Results
-from bench.schema import RUN_COLUMNS
+from bench.schema import RUN_COLUMNS, RUN_TYPES, SPEC_COLUMNS
 
 TASK_ORDER = ("copy", "adding", "recall")
 CELL_ORDER = ("rnn", "lstm", "gru")
 STANDARD_VARIANTS = ("tanh", "vanilla")
 # Sweep presets that exist to vary one factor; their runs are not preferred for the main comparison.
 ABLATION_PRESETS = ("lstm_variants", "init", "clip", "lr", "budget")
-# Columns that change what a run computes (besides task, seq_len, cell and seed).
-CONFIG_COLUMNS = (
-    "impl",
-    "variant",
-    "hidden_size",
-    "budget",
-    "layers",
-    "forget_bias",
-    "recurrent_init",
-    "optimizer",
-    "lr",
-    "clip",
-    "clip_value",
-    "batch_size",
-    "max_steps",
-)
+# TEMPORARY: the report's short names for spec columns (being replaced by direct use of the spec columns).
+ALIASES = {
+    "task.name": "task",
+    "task.seq_len": "seq_len",
+    "cell.name": "cell",
+    "cell.impl": "impl",
+    "cell.variant": "variant",
+    "cell.budget": "budget",
+    "cell.layers": "layers",
+    "cell.forget_bias": "forget_bias",
+    "cell.recurrent_init": "recurrent_init",
+    "train.optimizer": "optimizer",
+    "train.lr": "lr",
+    "train.clip": "clip",
+    "train.clip_value": "clip_value",
+    "train.batch_size": "batch_size",
+    "train.steps": "max_steps",
+}
+# The columns that identify a configuration (the spec's, without the seed), under the report's names.
+CONFIG_FIELDS = tuple(ALIASES.get(c, c) for c in SPEC_COLUMNS if c != "seed")
 TEXT = (
     "status",
     "sweep",
@@ -58,7 +62,9 @@ TEXT = (
 )
 # Read as strings or handled on their own: the id, the error message, the solved flag, the raw config.
 OTHER = ("run_id", "error", "solved", "config_json")
-NUMERIC = tuple(c for c in RUN_COLUMNS if c not in TEXT + OTHER)  # every other run column is a number
+NUMERIC = tuple(
+    ALIASES.get(c, c) for c in RUN_COLUMNS if RUN_TYPES[c] in (int, float) and c not in OTHER
+)  # every run column the schema types as a number
 KEYS = ["task_label", "seq_len", "cell"]
 REQUIRED = ("run_id", "task", "seq_len", "cell")
 NA = "n/a"
@@ -151,7 +157,7 @@ def pick_main(runs: pd.DataFrame) -> pd.DataFrame:
     """The main comparison: per (task, seq_len, cell) the configuration with the standard variant, run
     outside an ablation preset, with the most runs, fused if there is a choice (ties: by name)."""
     r = runs.assign(
-        cfg=config_key(runs, list(CONFIG_COLUMNS)),
+        cfg=runs["config_id"],
         _std=runs["variant"].isin((*STANDARD_VARIANTS, NA)),
         _main_sweep=~runs["sweep"].isin(ABLATION_PRESETS),
         _fused=runs["impl"] == "fused",
@@ -193,9 +199,13 @@ def _read_microbench(results_dir: Path, notes: list[str]) -> pd.DataFrame | None
 def prepare(res: Results, results_dir: str | Path) -> Prepared:
     """Normalise `res` and select the main comparison set."""
     notes: list[str] = []
-    runs = res.runs
-    missing = {c for c in RUN_COLUMNS if c not in runs.columns}
-    present_all_nan = {c for c in RUN_COLUMNS if c in runs.columns and len(runs) and runs[c].isna().all()}
+    runs = res.runs.copy()
+    for long, short in ALIASES.items():
+        if long in runs.columns:
+            runs[short] = runs[long]
+    columns = [ALIASES.get(c, c) for c in RUN_COLUMNS]
+    missing = {c for c in columns if c not in runs.columns}
+    present_all_nan = {c for c in columns if c in runs.columns and len(runs) and runs[c].isna().all()}
     runs = runs.reindex(columns=[*runs.columns, *sorted(missing)])
     lacking = [c for c in REQUIRED if c in missing]
     if lacking and len(runs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.data import CELL_ORDER, CONFIG_COLUMNS, KEYS, cell_name, config_key, rank, sort_frame
+from bench.report.data import CELL_ORDER, CONFIG_FIELDS, KEYS, cell_name, config_key, rank, sort_frame
 from bench.report.doc import MISSING, Table, ci, integer, num, table
 from bench.report.stats import mean_ci
 
@@ -127,7 +127,7 @@ def summary_table(s: pd.DataFrame) -> Table:
 def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
     """Median cost per (task, seq_len, cell, impl) over the main configuration and its twins that differ
     only in implementation (fused vs explicit)."""
-    cols = [c for c in CONFIG_COLUMNS if c != "impl"]
+    cols = [c for c in CONFIG_FIELDS if c != "impl"]
     r = runs.assign(cfg_noimpl=config_key(runs, cols))
     wanted = main.assign(cfg_noimpl=config_key(main, cols))[[*KEYS, "cfg_noimpl"]].drop_duplicates()
     r = r.merge(wanted, on=[*KEYS, "cfg_noimpl"], how="inner")

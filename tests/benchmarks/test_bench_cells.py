@@ -15,8 +15,9 @@ from collections.abc import Callable
 import pytest
 import torch
 
-from bench.cells import CELLS, IMPLS, make_core
+from bench.cells import CELLS, IMPLS
 from bench.microbench import pass_flops
+from tests.util import core_of as make_core
 
 
 def _core(cell: str, impl: str, hidden: int, input_size: int, device: torch.device) -> torch.nn.Module:

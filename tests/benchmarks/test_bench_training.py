@@ -20,13 +20,14 @@ import pytest
 import torch
 
 from bench.cells import CELLS, IMPLS
-from bench.config import RunSpec, compose, validate
+from bench.config import Job, compose, validate
 from bench.microbench import pass_flops
-from bench.train import _optimizer, _to, build_model, train
+from bench.model import build_model
+from bench.train import make_optimizer, run_tables, to_device
 from tasks import Batch, make_task
 
 
-def _spec(device: torch.device, *overrides: str) -> RunSpec:
+def _spec(device: torch.device, *overrides: str) -> Job:
     base = ["progress=false", f"device={device.type}", "train.early_stop=false"]
     return validate(compose([*base, *overrides]))
 
@@ -34,38 +35,32 @@ def _spec(device: torch.device, *overrides: str) -> RunSpec:
 class _Setup:
     """Task, model and optimizer built the way bench.train.train builds them."""
 
-    def __init__(self, spec: RunSpec):
-        c = spec.config
-        self.spec, self.tr, self.seed = spec, c["train"], c["seed"]
-        self.device, self.dtype = torch.device(c["device"]), getattr(torch, c["dtype"])
-        self.task = make_task(c["task"]["name"], c["task"]["seq_len"], **spec.task_options)
-        self.clip_value = self.tr["clip_value"] if self.tr["clip"] == "norm" else math.inf
+    def __init__(self, job: Job):
+        s = job.spec
+        self.spec, self.tr, self.seed = job, s.train, s.seed
+        self.device, self.dtype = torch.device(s.device), getattr(torch, s.dtype)
+        self.task = make_task(s.task)
+        self.clip_value = self.tr.clip_value if self.tr.clip == "norm" else math.inf
 
     def model_and_optimizer(self) -> tuple[torch.nn.Module, list[torch.Tensor], torch.optim.Optimizer]:
         torch.manual_seed(self.seed)
-        model = build_model(self.spec, self.task).to(self.device, self.dtype)
+        model = build_model(self.spec.spec.cell, self.task).to(self.device, self.dtype)
         params = [p for p in model.parameters() if p.requires_grad]
-        return model, params, _optimizer(params, self.tr)
+        return model, params, make_optimizer(params, self.tr)
 
     def batch(self, step: int) -> Batch:
-        return _to(
-            self.task.batch(self.tr["batch_size"], self.seed, step, self.device), self.device, self.dtype
+        return to_device(
+            self.task.batch(self.tr.batch_size, self.seed, step, self.device), self.device, self.dtype
         )
 
     def info(self, pass_: str, steps: int = 1) -> tuple[dict, dict]:
         """extra_info and GEMM-reference shapes of a pass over this setup's model and batch."""
-        c, task = self.spec.config, self.task
-        cell, H, B, L, I = (
-            c["cell"]["name"],
-            self.spec.hidden_size,
-            self.tr["batch_size"],
-            task.length,
-            task.input_size,
-        )
+        cs, task = self.spec.spec.cell, self.task
+        cell, H, B, L, I = cs.name, cs.hidden_size, self.tr.batch_size, task.length, task.input_size
         info = {
             "pass": pass_,
             "cell": cell,
-            "impl": c["cell"]["impl"],
+            "impl": cs.impl,
             "hidden": H,
             "seq_len": L,
             "batch": B,
@@ -120,17 +115,17 @@ class _Harness:
     def __init__(self, grid, device: torch.device):
         self.spec = self.spec_for(grid, device, grid.harness_steps)
         self.setup = _Setup(self.spec)
-        self.steps = self.spec.config["train"]["steps"]
+        self.steps = self.spec.spec.train.steps
         # the very batches train() draws (seed, steps 1..N): same data, same updates, same arithmetic.
         # Not a few batches cycled: a model that memorises them trains into other values, and on CPU
         # that alone moved the loop's time by up to 20% here.
         self.batches = [self.setup.batch(i + 1) for i in range(self.steps)]
         # warm-up at the same shapes (eval and probes included), far cheaper than a full-length round
         self.bare(20)
-        train(self.spec_for(grid, device, 20), progress=False)
+        run_tables(self.spec_for(grid, device, 20))
 
     @staticmethod
-    def spec_for(grid, device: torch.device, steps: int) -> RunSpec:
+    def spec_for(grid, device: torch.device, steps: int) -> Job:
         return _spec(
             device,
             "cell=lstm",
@@ -153,7 +148,7 @@ class _Harness:
             opt.step()
 
     def harness(self) -> None:
-        row, _, _ = train(self.spec, progress=False)
+        row, _, _ = run_tables(self.spec)
         assert row["status"] == "ok" and row["steps"] == self.steps, row["status"]
 
 
@@ -165,10 +160,10 @@ def harness(grid, device) -> _Harness:
 def test_harness_overhead(measure, harness, harness_round, harness_pass):
     fn = harness.bare if harness_pass == "bare_step" else harness.harness
     info, gemm = harness.setup.info(harness_pass, steps=harness.steps)
-    tr = harness.spec.config["train"]
+    tr = harness.spec.spec.train
     info["round"] = harness_round
     info["cadence"] = {
-        k: tr[k] for k in ("log_every", "eval_every", "eval_size", "profile_points", "profile_batch")
+        k: getattr(tr, k) for k in ("log_every", "eval_every", "eval_size", "profile_points", "profile_batch")
     }
     measure(
         fn,

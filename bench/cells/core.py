@@ -1,0 +1,205 @@
+"""What every recurrent cell shares: its registry entry (CellDef), the parameter container of the explicit
+implementations, the stacked core, and the initialisation options.
+
+A cell is one module (bench/cells/<name>.py) that builds a CellDef: its gate blocks per variant, its step
+equations (an autograd loop over time), an optional fast path, its fused torch.nn module, which gate the
+forget bias goes to, and which states it exposes. Everything else (FLOP and parameter counts, validation,
+the report's cell order) reads the registry in bench/cells/__init__.py.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+# One layer over a whole sequence: x (T, B, I) time-major, the layer's parameters keyed without the _l{k}
+# suffix, the variant -> {"h": [h_t (B, H)] * T, "c": [...] (cells with a memory cell)}; zero initial state.
+LayerFn = Callable[[Tensor, dict[str, Tensor], str], dict[str, list[Tensor]]]
+# The same function without per-step autograd nodes: -> h (T, B, H).
+FastFn = Callable[[Tensor, dict[str, Tensor], str], Tensor]
+
+
+@dataclass(frozen=True)
+class CellDef:
+    """A recurrent cell's registry entry."""
+
+    name: str
+    gates: dict[str, tuple[str, ...]]  # variant -> the H-row gate blocks stacked in weight_ih / weight_hh
+    default_variant: str  # the textbook cell
+    layer: LayerFn  # the step equations, as an autograd loop (exposes every state to the graph)
+    fused: type[nn.Module]  # torch.nn.RNN / LSTM / GRU
+    fused_variants: tuple[str, ...]  # the variants the fused module computes
+    states: tuple[str, ...] = ("h",)  # the per-step states layer() returns
+    # variant, bias b (H,), chrono? -> {gate: bias total to set}: which gate(s) the forget bias goes to
+    memory_bias: Callable[[str, Tensor, bool], dict[str, Tensor]] = lambda v, b, chrono: {}
+    memory_gate_name: str = ""  # how the report and errors call that gate
+    fused_kwargs: Callable[[str], dict] = lambda variant: {}
+    fast: FastFn | None = None  # used by RecurrentCore.forward for fast_variants
+    fast_variants: tuple[str, ...] = ()
+    extra_params: Callable[[str, int], dict[str, tuple[int, ...]]] = lambda variant, H: {}
+    extra_flops: Callable[[str, int], int] = lambda variant, H: 0  # per step per sequence, beyond gate GEMMs
+    descriptions: dict[str, str] = field(default_factory=dict)  # variant -> one line
+
+    @property
+    def variants(self) -> tuple[str, ...]:
+        return tuple(self.gates)
+
+    def gate_blocks(self, variant: str) -> int:
+        return len(self.gates[variant])
+
+    def param_count(self, input_size: int, hidden_size: int, num_layers: int, variant: str) -> int:
+        """Exact parameter count of the core (fused and explicit alike)."""
+        G, H = self.gate_blocks(variant), hidden_size
+        total = 0
+        for k in range(num_layers):
+            n_in = input_size if k == 0 else H
+            total += G * H * (n_in + H) + 2 * G * H  # weight_ih, weight_hh, bias_ih, bias_hh
+            total += sum(math.prod(s) for s in self.extra_params(variant, H).values())
+        return total
+
+    def step_flops(self, variant: str, input_size: int, hidden_size: int, num_layers: int = 1) -> int:
+        """Forward FLOPs per step per sequence: the gate GEMMs (2 G H (I + H) per layer) and extras."""
+        G, H, total = self.gate_blocks(variant), hidden_size, 0
+        for k in range(num_layers):
+            total += 2 * G * H * ((input_size if k == 0 else H) + H) + self.extra_flops(variant, H)
+        return total
+
+
+class ExplicitRNN(nn.Module):
+    """Parameter container of the explicit cells, laid out exactly like torch.nn.RNN/LSTM/GRU's."""
+
+    def __init__(self, cell: CellDef, variant: str, input_size: int, hidden_size: int, num_layers: int):
+        super().__init__()
+        G, H = cell.gate_blocks(variant), hidden_size
+        for k in range(num_layers):
+            n_in = input_size if k == 0 else H
+            self.register_parameter(f"weight_ih_l{k}", nn.Parameter(torch.empty(G * H, n_in)))
+            self.register_parameter(f"weight_hh_l{k}", nn.Parameter(torch.empty(G * H, H)))
+            self.register_parameter(f"bias_ih_l{k}", nn.Parameter(torch.empty(G * H)))
+            self.register_parameter(f"bias_hh_l{k}", nn.Parameter(torch.empty(G * H)))
+            for name, shape in cell.extra_params(variant, H).items():
+                self.register_parameter(f"{name}_l{k}", nn.Parameter(torch.empty(*shape)))
+        self.hidden_size = hidden_size
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # PyTorch's RNN init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for w in self.parameters():
+            nn.init.uniform_(w, -bound, bound)
+
+
+class RecurrentCore(nn.Module):
+    """Stacked recurrent layers: x (B, T, I) batch_first -> top-layer outputs (B, T, H), zero initial state.
+
+    The parameters live in ``self.rnn`` (a torch.nn.RNN/LSTM/GRU for ``fused``, an ExplicitRNN with the same
+    names for ``explicit``), so state dicts of the two implementations are interchangeable. Build it with
+    bench.cells.make_core, which also validates the spec and applies the initialisation options.
+    """
+
+    def __init__(
+        self, cell: CellDef, impl: str, input_size: int, hidden_size: int, num_layers: int, variant: str
+    ):
+        super().__init__()
+        self.defn, self.cell, self.impl, self.variant = cell, cell.name, impl, variant
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        if impl == "fused":
+            kw = cell.fused_kwargs(variant)
+            self.rnn = cell.fused(input_size, hidden_size, num_layers, batch_first=True, **kw)
+        else:
+            self.rnn = ExplicitRNN(cell, variant, input_size, hidden_size, num_layers)
+
+    def layer_params(self, k: int) -> dict[str, Tensor]:
+        """Layer k's parameters keyed without the _l{k} suffix: weight_ih, weight_hh, bias_ih, bias_hh, ..."""
+        suffix = f"_l{k}"
+        return {n[: -len(suffix)]: w for n, w in self.rnn.named_parameters() if n.endswith(suffix)}
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T, I) -> (B, T, H)."""
+        if self.impl == "fused":
+            return self.rnn(x)[0]
+        fast = self.defn.fast
+        if fast is not None and self.variant in self.defn.fast_variants:
+            inp = x.transpose(0, 1).contiguous()  # (T, B, I)
+            for k in range(self.num_layers):
+                inp = fast(inp, self.layer_params(k), self.variant)  # (T, B, H)
+            return inp.transpose(0, 1)
+        return self._unroll(x)["out"]
+
+    def forward_with_states(self, x: Tensor) -> dict[str, list[list[Tensor]]]:
+        """Step one timestep at a time (the fused core runs the same step equations on its own weights).
+
+        Returns {"out": (B, T, H) top-layer outputs, "h": [layer][t] -> (B, H), "c": same, LSTM only}; the
+        states are nodes of the autograd graph, so torch.autograd.grad(loss, h[l][t]) is the total derivative.
+        """
+        return self._unroll(x)
+
+    def _unroll(self, x: Tensor) -> dict:
+        inp = x.transpose(0, 1)  # (T, B, I) time-major: each step's slice is a cheap view
+        per_state: dict[str, list] = {s: [] for s in self.defn.states}
+        for k in range(self.num_layers):
+            states = self.defn.layer(inp, self.layer_params(k), self.variant)
+            for s in self.defn.states:
+                per_state[s].append(states[s])
+            inp = torch.stack(states["h"])  # (T, B, H), the next layer's input
+        return {"out": inp.transpose(0, 1), **per_state}  # out: (B, T, H)
+
+    def extra_repr(self) -> str:
+        return f"cell={self.cell}, impl={self.impl}, variant={self.variant}"
+
+
+# -----------------------------------------------------------------------------
+# initialisation options
+
+
+def blocks(w: Tensor, names: tuple[str, ...]) -> dict[str, Tensor]:
+    """Views of the per-gate row blocks of a stacked (G*H, ...) weight or (G*H,) bias."""
+    return dict(zip(names, w.chunk(len(names), 0), strict=True))
+
+
+@torch.no_grad()
+def init_recurrent_(core: RecurrentCore, scheme: str) -> None:
+    """default: keep PyTorch's; orthogonal: each gate's H x H block of W_hh orthogonal;
+    identity: each block = I and the recurrent biases 0 (IRNN, Le et al. 2015)."""
+    if scheme == "default":
+        return
+    names = core.defn.gates[core.variant]
+    for k in range(core.num_layers):
+        p = core.layer_params(k)
+        for block in blocks(p["weight_hh"], names).values():
+            if scheme == "orthogonal":
+                block.copy_(nn.init.orthogonal_(torch.empty_like(block)))
+            else:
+                block.copy_(torch.eye(core.hidden_size, dtype=block.dtype, device=block.device))
+        if scheme == "identity":
+            p["bias_hh"].zero_()
+
+
+@torch.no_grad()
+def init_forget_bias_(
+    core: RecurrentCore, forget_bias: float | str, chrono_tmax: float | None = None
+) -> None:
+    """Set the gate bias that controls remembering (bias_ih = b, bias_hh = 0, so the total is b); which gate
+    that is, is the cell's memory_bias (LSTM: forget gate, GRU: update gate).
+
+    "chrono" (Tallec & Ollivier 2018): b ~ log U[1, chrono_tmax - 1] per unit (and the LSTM input gate bias
+    -b). A number 0 leaves PyTorch's default init untouched.
+    """
+    if forget_bias == 0:
+        return
+    names = core.defn.gates[core.variant]
+    for k in range(core.num_layers):
+        p = core.layer_params(k)
+        b_ih, b_hh = blocks(p["bias_ih"], names), blocks(p["bias_hh"], names)
+        if forget_bias == "chrono":
+            u = torch.empty_like(p["bias_ih"][: core.hidden_size]).uniform_(1.0, chrono_tmax - 1.0)
+            b = torch.log(u)  # (H,)
+        else:
+            b = torch.full_like(p["bias_ih"][: core.hidden_size], float(forget_bias))
+        for gate, value in core.defn.memory_bias(core.variant, b, forget_bias == "chrono").items():
+            b_ih[gate].copy_(value)
+            b_hh[gate].zero_()

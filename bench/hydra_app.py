@@ -1,0 +1,62 @@
+"""The Hydra application behind `bench sweep hydra/launcher=...` (internal: the sweep starts it).
+
+`python -m bench.hydra_app --multirun [overrides]` is Hydra's own entry point (`@hydra.main`), so any
+launcher plugin runs the jobs as it would for any Hydra app. Each job validates its config, picks its
+torch threads so that jobs x threads does not oversubscribe the cores, and skips itself when its run
+is already complete (force=true reruns it once per sweep).
+"""
+
+from __future__ import annotations
+
+import os
+
+import hydra
+from omegaconf import DictConfig
+
+from bench.config import CONF_DIR, Job, validate
+from bench.store import COMPLETE, run_dir
+
+SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # set by bench.sweep for the child (force=true)
+
+
+def job_threads(cfg: DictConfig) -> int | None:
+    """Torch threads for one job so that jobs x threads does not oversubscribe the cores."""
+    if cfg.get("threads"):
+        return int(cfg.threads)
+    from hydra.core.hydra_config import HydraConfig
+
+    launcher = HydraConfig.get().launcher
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    target = str(launcher.get("_target_", "")).lower()
+    if "joblib" in target:
+        n_jobs = int(launcher.get("n_jobs", -1) or -1)
+        n_jobs = cores if n_jobs < 0 else n_jobs
+        return max(1, cores // max(1, n_jobs))
+    if "submitit" in target:
+        return int(launcher.get("cpus_per_task") or 1)
+    return None
+
+
+def completed_in_this_sweep(job: Job) -> bool:
+    """Whether the run's completion record was written after this sweep started."""
+    started = os.environ.get(SWEEP_STARTED_ENV)
+    path = run_dir(job.settings.results_dir, job.run_id) / COMPLETE
+    return started is not None and path.exists() and path.stat().st_mtime_ns >= int(started)
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def hydra_job(cfg: DictConfig) -> str:
+    """One job of the multirun (runs in the launcher's process or worker)."""
+    from bench.train import execute
+
+    threads = job_threads(cfg)
+    if threads:
+        cfg.threads = threads
+    job = validate(cfg)
+    if job.settings.force and completed_in_this_sweep(job):
+        return "skipped"  # force=true reruns a run once per sweep, not once per grid point that repeats it
+    return execute(job, progress=False).status
+
+
+if __name__ == "__main__":
+    hydra_job()

@@ -1,0 +1,55 @@
+"""Test helpers: build cores and models from loose arguments (the tests' shorthand for a CellSpec)."""
+
+from __future__ import annotations
+
+from bench.cells import DEFAULT_VARIANT, RecurrentCore, make_core
+from bench.spec import CellSpec
+
+
+def cell_spec(
+    cell: str = "lstm",
+    impl: str = "fused",
+    hidden_size: int = 8,
+    num_layers: int = 1,
+    variant: str | None = None,
+    forget_bias: float | str = 0.0,
+    recurrent_init: str = "default",
+) -> CellSpec:
+    variant = DEFAULT_VARIANT.get(cell, "vanilla") if variant is None else variant
+    return CellSpec(cell, impl, variant, hidden_size, None, num_layers, forget_bias, recurrent_init)
+
+
+def core_of(
+    cell: str,
+    impl: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    variant: str | None = None,
+    forget_bias: float | str = 0.0,
+    chrono_tmax: float | None = None,
+    recurrent_init: str = "default",
+) -> RecurrentCore:
+    """make_core(CellSpec(...), input_size, chrono_tmax) with the old positional order."""
+    spec = cell_spec(cell, impl, hidden_size, num_layers, variant, forget_bias, recurrent_init)
+    return make_core(spec, input_size, chrono_tmax)
+
+
+def model_of(
+    input_size: int,
+    output_size: int,
+    input_kind: str,
+    cell: str,
+    hidden_size: int,
+    num_layers: int = 1,
+    impl: str = "fused",
+    variant: str | None = None,
+    forget_bias: float | str = 0.0,
+    chrono_tmax: float | None = None,
+    recurrent_init: str = "default",
+):
+    """SequenceModel(..., CellSpec(...), chrono_tmax) with the old positional order."""
+    from bench.model import SequenceModel
+
+    spec = cell_spec(cell, impl, hidden_size, num_layers, variant, forget_bias, recurrent_init)
+    return SequenceModel(input_size, output_size, input_kind, spec, chrono_tmax)
