@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bench.config import CONF_DIR, ConfigError
+from bench.verify import main as cmd_verify
 
 USAGE = """\
 usage: python -m bench <command> [overrides ...]
@@ -24,6 +25,9 @@ commands:
                                build reports/report.md + report.html from the results tables
   microbench JSON [results_dir=DIR]
                                turn a pytest-benchmark JSON into results_dir/microbench.parquet
+  verify  [results_dir=DIR] [--repair]
+                               check every run's files against the checksums of its completion record;
+                               list damaged runs (exit 1); --repair requeues them for the next sweep
 
 config groups (conf/): task={tasks}  cell={cells}  train={trains}
 sweep presets (conf/sweep/, use as sweep=NAME): {presets}
@@ -54,13 +58,20 @@ def cmd_run(args: list[str]) -> int:
         job = validate(compose(args))
     except ConfigError as e:
         return _bad(e.problems)
+    from bench.store import unwritable_for_run
     from bench.train import execute
 
+    if problem := unwritable_for_run(job.settings.results_dir, job.run_id, job.settings.force):
+        return _bad([problem])
     out = execute(job, progress=job.settings.progress)
     folder = Path(job.settings.results_dir) / "runs" / out.run_id
     if out.status == "skipped":
         print(f"run {out.run_id}: already complete in {folder} (force=true to rerun)")
         return 0
+    if out.status in ("claimed", "write_error"):  # another process is training it / results not written
+        why = out.error or f"another process is training {folder}"
+        print(f"run {out.run_id}: {out.status}: {why}", file=sys.stderr)
+        return 1
     if out.status == "failed":
         print(f"run {out.run_id}: failed: {out.error} (recorded in {folder})", file=sys.stderr)
         return 1
@@ -91,6 +102,10 @@ def cmd_report(args: list[str]) -> int:
     parsed = _kv(args, {"results_dir": "results", "report_dir": "reports"})
     if isinstance(parsed, list):
         return _bad(parsed)
+    from bench.atomic import check_writable
+
+    if problem := check_writable("report_dir", parsed["report_dir"]):
+        return _bad([problem])
     from bench.report import main as report_main
 
     return report_main(parsed["results_dir"], parsed["report_dir"])
@@ -114,7 +129,13 @@ def cmd_sweep(args: list[str]) -> int:
     return sweep_main(args)
 
 
-COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "report": cmd_report, "microbench": cmd_microbench}
+COMMANDS = {
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "report": cmd_report,
+    "microbench": cmd_microbench,
+    "verify": cmd_verify,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import os
 import hydra
 from omegaconf import DictConfig
 
+from bench.claims import request_stop, stop_reason, watch_parent
 from bench.config import CONF_DIR, Job, validate
 from bench.store import COMPLETE, run_dir
 
@@ -49,14 +50,21 @@ def hydra_job(cfg: DictConfig) -> str:
     """One job of the multirun (runs in the launcher's process or worker)."""
     from bench.train import execute
 
+    watch_parent()  # a launcher worker exits when the sweep's main process dies
     threads = job_threads(cfg)
     if threads:
         cfg.threads = threads
     job = validate(cfg)
+    if stop_reason():  # an earlier job could not write its results (disk full, read-only): do not start
+        return "stopped"
     if job.settings.force and completed_in_this_sweep(job):
         return "skipped"  # force=true reruns a run once per sweep, not once per grid point that repeats it
-    return execute(job, progress=False).status
+    out = execute(job, progress=False)
+    if out.status == "write_error":
+        request_stop(out.error)
+    return out.status
 
 
 if __name__ == "__main__":
+    watch_parent()  # this launcher process, too, ends when the sweep that started it dies
     hydra_job()

@@ -1,8 +1,10 @@
 """Read a results directory back into the three tidy DataFrames.
 
-Only complete runs are read. A file that cannot be read is skipped with a warning naming it, and
-the run it belongs to is left out whole (so the tables never disagree about which runs exist);
-everything readable is kept.
+Only finished runs are read (bench.store.completion: a valid completion record whose files are all
+there with their recorded sizes; failed runs are read as `failed` rows). A file that cannot be read,
+lacks its table's required columns, or names a run_id other than its folder's is skipped with a
+warning naming it, and the run it belongs to is left out whole (so the tables never disagree about
+which runs exist and no run_id appears twice); everything readable is kept.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.legacy import upgrade_runs
 from bench.schema import TABLES
-from bench.store import COMPLETE, TABLE_FILES, read_complete
+from bench.store import TABLE_FILES, completion
 
 
 @dataclass
@@ -37,25 +40,51 @@ def _empty(name: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="object") for c in TABLES[name]})
 
 
+# Columns a table must have to be read as that table: all of curves and grad_profile; of runs, what every
+# run row (a failed one too) has and the report keys on. Other run columns may be missing (older schemas).
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "runs": ("run_id", "status", "seed"),  # and the task and cell names: see table_problem
+    "curves": TABLES["curves"],
+    "grad_profile": TABLES["grad_profile"],
+}
+
+
+def table_problem(name: str, table: pa.Table, run_id: str) -> str | None:
+    """Why `table` is not a valid `name` table of run `run_id`, or None."""
+    missing = [c for c in REQUIRED_COLUMNS[name] if c not in table.column_names]
+    if name == "runs" and not ({"task.name", "cell.name"} <= set(table.column_names)):
+        if not {"task", "seq_len", "cell"} <= set(table.column_names):  # schema 1's names (bench/legacy.py)
+            missing.append("task.name / cell.name")
+    if missing:
+        return f"not a {name} table (missing columns {missing})"
+    ids = {str(x) for x in pc.unique(table["run_id"]).to_pylist()}
+    if ids - {run_id}:
+        return f"names run_id {sorted(ids - {run_id})}, not its folder's {run_id}"
+    if name == "runs" and table.num_rows != 1:
+        return f"{table.num_rows} run rows, expected 1"
+    return None
+
+
 def _read_run(folder: Path) -> tuple[str, dict[str, pa.Table] | list[tuple[str, str]] | None]:
     """One run folder -> ("ok", tables) | ("skipped", [(path, reason)]) | ("incomplete", None)."""
-    record = read_complete(folder)
-    if record is None:
-        if (folder / COMPLETE).exists():
-            return "skipped", [(str(folder / COMPLETE), "unreadable completion record")]
-        return "incomplete", None
+    done = completion(folder)
+    if done.status is None:
+        if done.problem is None:
+            return "incomplete", None
+        return "skipped", [(str(folder / done.problem_file), done.problem)]
     tables: dict[str, pa.Table] = {}
     for name in TABLES:
         path = folder / TABLE_FILES[name]
-        if TABLE_FILES[name] not in record.get("files", list(TABLE_FILES.values())):
+        if TABLE_FILES[name] not in done.files:
             continue  # this run did not write that table (e.g. a failed run has no profile)
         try:
             tables[name] = pq.read_table(path)
         except Exception as e:  # noqa: BLE001 - any unreadable file is skipped, never fatal
             first = str(e).splitlines()[0] if str(e) else ""
             return "skipped", [(str(path), f"{type(e).__name__}: {first}")]
-    if "runs" not in tables or tables["runs"].num_rows == 0:
-        return "skipped", [(str(folder / TABLE_FILES["runs"]), "no run row")]
+        problem = table_problem(name, tables[name], folder.name)
+        if problem:
+            return "skipped", [(str(path), problem)]
     return "ok", tables
 
 

@@ -24,8 +24,11 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from bench.atomic import check_writable
+from bench.claims import claim_holder, mark_sweep_process, request_stop, stop_reason
 from bench.config import CONF_DIR, ConfigError, Job, compose, validate
-from bench.store import read_complete, run_dir
+from bench.paths import hydra_quote
+from bench.store import complete_status, is_complete, run_dir
 
 DEFAULT_PRESET = "default"
 SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # when the running sweep started (for force=true)
@@ -150,9 +153,8 @@ def _is_hydra_arg(a: str) -> bool:
 
 
 def done(job: Job) -> bool:
-    """Whether the job's run is complete (ok or diverged) in its results directory."""
-    rec = read_complete(run_dir(job.settings.results_dir, job.run_id))
-    return bool(rec and rec.get("status") in ("ok", "diverged"))
+    """Whether the job's run is complete (ok or diverged, its files there with their recorded sizes)."""
+    return is_complete(run_dir(job.settings.results_dir, job.run_id))
 
 
 def main(args: list[str]) -> int:
@@ -171,6 +173,13 @@ def main(args: list[str]) -> int:
     force = any(s.settings.force for s in p.specs)
     before = {rid: done(s) for rid, s in distinct.items()}
     todo = [s for rid, s in distinct.items() if force or not before[rid]]
+    # results_dir must be writable only if something trains (a complete archive may be read-only)
+    unwritable = [check_writable("results_dir", results_dir)] if todo else []
+    unwritable = [u for u in [*unwritable, check_writable("report_dir", first.report_dir)] if u]
+    if unwritable:
+        for line in unwritable:
+            print(f"error: sweep not started: {line}", file=sys.stderr)
+        return 2
     print(
         f"sweep: {len(p.specs)} jobs ({len(distinct)} distinct runs), "
         f"{len(distinct) - len(todo)} already complete -> {results_dir}",
@@ -184,28 +193,35 @@ def main(args: list[str]) -> int:
             flush=True,
         )
     t0 = time.perf_counter()
-    if todo and p.launcher is None:
-        _run_here(todo)
-    elif todo:
-        rc = _run_with_hydra(p, results_dir)
-        if rc:
-            print(f"error: the Hydra launcher exited with status {rc}", file=sys.stderr)
+    unmark = mark_sweep_process()  # launcher workers watch this process; a job can stop the sweep
+    try:
+        if todo and p.launcher is None:
+            _run_here(todo)
+        elif todo:
+            rc = _run_with_hydra(p, results_dir)
+            if rc:
+                print(f"error: the Hydra launcher exited with status {rc}", file=sys.stderr)
+    finally:
+        stopped = stop_reason()
+        unmark()
     launch_s = time.perf_counter() - t0  # launching and running the jobs, without set-up and report
-    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0}
+    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0, "claimed": 0}
     for rid in distinct:
-        rec = read_complete(run_dir(results_dir, rid))
+        folder = run_dir(results_dir, rid)
+        status = complete_status(folder)
         if before[rid] and not force:
             counts["skipped"] += 1
-        elif rec is None:
-            counts["incomplete"] += 1
+        elif status is None:  # claimed: another process (a concurrent sweep) holds it and trains it
+            counts["claimed" if claim_holder(folder) else "incomplete"] += 1
         else:
-            counts[rec.get("status", "failed")] = counts.get(rec.get("status", "failed"), 0) + 1
-    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k != "incomplete")
+            counts[status] += 1
+    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k not in ("incomplete", "claimed"))
     print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
-    report_rc = _report(first.results_dir, first.report_dir)  # as given: report text names it
-    if counts["failed"] or counts["incomplete"]:
+    if stopped:
+        print(f"error: sweep stopped: {stopped}", file=sys.stderr)
         return 1
-    return 1 if report_rc else 0
+    report_rc = _report(first.results_dir, first.report_dir)  # as given: report text names it
+    return 1 if counts["failed"] or counts["incomplete"] or report_rc else 0
 
 
 def _run_here(todo: list[Job]) -> None:
@@ -215,7 +231,11 @@ def _run_here(todo: list[Job]) -> None:
     bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=None, position=0, dynamic_ncols=True)
     try:
         for job in todo:
+            if stop_reason():  # an earlier job could not write its results (disk full, read-only)
+                break
             out = execute(job, progress=job.settings.progress, position=1 if not bar.disable else 0)
+            if out.status == "write_error":
+                request_stop(out.error)
             bar.set_postfix(last=f"{job.spec.cell.name}:{out.status}", refresh=False)
             bar.update(1)
     finally:
@@ -226,7 +246,8 @@ def _run_with_hydra(p: Plan, results_dir: Path) -> int:
     """A Hydra multirun of the whole grid through the chosen launcher, in a child process that starts
     Hydra's own entry point (each job skips itself when its run is complete)."""
     # Absolute results_dir: launchers such as submitit run jobs from other working directories.
-    cmd = [sys.executable, "-m", "bench.hydra_app", "--multirun", *p.overrides, f"results_dir={results_dir}"]
+    quoted = f"results_dir={hydra_quote(str(results_dir))}"
+    cmd = [sys.executable, "-m", "bench.hydra_app", "--multirun", *p.overrides, quoted]
     env = dict(os.environ)
     env.setdefault(SWEEP_STARTED_ENV, str(time.time_ns()))
     return subprocess.call(cmd, env=env)

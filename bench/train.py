@@ -13,19 +13,22 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from bench.atomic import StorageError
+from bench.claims import ClaimLost, claim
 from bench.config import Job
 from bench.gradients import hidden_grad_profile
 from bench.model import SequenceModel, build_model, count_params
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
 from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS, SCHEMA_VERSION, pandas_dtype
 from bench.spec import TrainSpec
-from bench.store import begin_run, finish_run, read_complete, run_dir
+from bench.store import begin_run, finish_run, is_complete, run_dir
 from tasks import Batch, Task, make_task
 
 # Held-out and probe data come from seed streams no training step uses (training uses steps >= 1).
@@ -35,7 +38,7 @@ EVAL_STREAM, PROBE_STREAM = -1, -2
 @dataclass
 class RunOutcome:
     run_id: str
-    status: str  # ok | diverged | failed | skipped
+    status: str  # ok | diverged | failed | skipped | claimed (another process trains it) | write_error
     row: dict[str, Any] | None = None
     error: str | None = None
 
@@ -245,19 +248,35 @@ def run_tables(job: Job, progress: bool = False) -> tuple[dict[str, Any], pd.Dat
 
 
 def execute(job: Job, progress: bool = True, position: int = 0) -> RunOutcome:
-    """Run `job` unless a complete ok/diverged run with its run_id exists (and force is off).
+    """Run `job` unless its run is complete (ok/diverged, files verified by size; and force is off).
 
-    Writes results_dir/runs/<run_id>/ atomically, completion record last. A failing run is
-    recorded with status `failed` and its error; it never raises (except KeyboardInterrupt).
+    One trainer per run: the run is claimed first (bench/claims.py); a run another live process holds
+    is left to it ("claimed"). Writes results_dir/runs/<run_id>/ atomically, completion record last. A
+    failing run is recorded with status `failed` and its error; a write that fails (disk full,
+    read-only) is "write_error" with one line. It never raises (except KeyboardInterrupt).
     """
     run_id, s = job.run_id, job.settings
     folder = run_dir(s.results_dir, run_id)
-    rec = read_complete(folder)
-    if rec and rec.get("status") in ("ok", "diverged") and not s.force:
+    if is_complete(folder) and not s.force:
         return RunOutcome(run_id, "skipped")
+    try:
+        with claim(folder) as got:
+            if not got:
+                return RunOutcome(run_id, "claimed")
+            if is_complete(folder) and not s.force:  # finished by another process meanwhile
+                return RunOutcome(run_id, "skipped")
+            return _train_and_record(job, folder, progress, position)
+    except StorageError as e:
+        return RunOutcome(run_id, "write_error", error=str(e))
+    except ClaimLost as e:
+        return RunOutcome(run_id, "claimed", error=str(e))
+
+
+def _train_and_record(job: Job, folder: Path, progress: bool, position: int) -> RunOutcome:
+    run_id = job.run_id
     begin_run(folder, job.config)
-    if s.threads:
-        torch.set_num_threads(s.threads)
+    if job.settings.threads:
+        torch.set_num_threads(job.settings.threads)
     device = torch.device(job.spec.device)
     prov = provenance(device)
     reset_peak_memory(device)

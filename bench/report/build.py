@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.atomic import StorageError, atomic_write_text
 from bench.report import literature, reading, sections
 from bench.report.data import Prepared, cell_name, prepare, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, to_markdown
@@ -88,6 +89,8 @@ def _guarded(title: str, fn: Callable[[], list[Block]], notes: list[str]) -> lis
     # A section that fails on unexpected data becomes a note; the rest of the report still gets written.
     try:
         return fn()
+    except StorageError:  # a figure that cannot be written fails the report (exit 1), never a note
+        raise
     except Exception as e:  # noqa: BLE001
         msg = f"section '{title}' could not be built: {type(e).__name__}: {e}".replace("\n", " ")
         notes.append(msg)
@@ -151,8 +154,8 @@ def build_report(results_dir: str | Path, report_dir: str | Path, figures: bool 
     blocks += [Heading("References"), Bullets(tuple(literature.references()))]
 
     md, html = report_dir / "report.md", report_dir / "report.html"
-    md.write_text(to_markdown(blocks), encoding="utf-8")
-    html.write_text(to_html(blocks, TITLE), encoding="utf-8")
+    atomic_write_text(md, to_markdown(blocks))  # temp name + rename: never a truncated report
+    atomic_write_text(html, to_html(blocks, TITLE))
     written = set(ctx.figures)
     for stale in figdir.glob("*.png"):  # figures of an earlier build that this one did not draw
         if stale not in written:

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
+from bench.atomic import atomic_path  # noqa: E402
 from bench.report.ablations import Ablation  # noqa: E402
 from bench.report.data import CELL_ORDER, TASK_ORDER, cell_name, rank  # noqa: E402
 from bench.report.doc import Figure, integer, num  # noqa: E402
@@ -131,7 +132,8 @@ def _new(
 
 def _save(fig: MplFigure, outdir: Path, name: str, caption: str) -> Figure:
     path = outdir / f"{name}.png"
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None})  # no version or time stamp
+    with atomic_path(path) as tmp:  # temp name + rename: never a truncated figure
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})  # no version or time stamp
     return Figure(path, f"figures/{name}.png", caption)
 
 
