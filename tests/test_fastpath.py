@@ -144,7 +144,10 @@ def test_non_contiguous_input_and_rejections():
     xb = torch.randn(5, 6, 3, dtype=torch.float64)  # (B, T, I)
     x = xb.transpose(0, 1)  # (T, B, I), not contiguous
     torch.testing.assert_close(
-        fastpath.layer("lstm", "vanilla", x, *p.values()), _reference("lstm", "vanilla", x, p), rtol=0, atol=1e-12
+        fastpath.layer("lstm", "vanilla", x, *p.values()),
+        _reference("lstm", "vanilla", x, p),
+        rtol=0,
+        atol=1e-12,
     )
     with pytest.raises(ValueError, match="does not implement"):
         fastpath.layer("lstm", "peephole", x, *p.values())
@@ -176,7 +179,9 @@ def test_fallback_when_the_build_fails(fresh_state, monkeypatch):
     assert len(msgs) == 1, msgs
     assert "no compiler here" in msgs[0] and "\n" not in msgs[0] and "Python loops" in msgs[0]
     with pytest.raises(RuntimeError, match="unavailable"):
-        fastpath.layer("rnn", "tanh", torch.zeros(2, 1, 1), *_params("rnn", "tanh", 1, 2, torch.float32).values())
+        fastpath.layer(
+            "rnn", "tanh", torch.zeros(2, 1, 1), *_params("rnn", "tanh", 1, 2, torch.float32).values()
+        )
 
 
 def test_env_switch_turns_it_off(fresh_state, monkeypatch):
