@@ -110,6 +110,12 @@ def _ops():
     return getattr(torch.ops, _OPS)
 
 
+def clear_cache() -> int:
+    """Free this thread's pool of big (T, B, G*H) work buffers (the C++ side reuses them across calls once
+    nothing else holds them, to spare the page faults of fresh tens-of-MB allocations); returns how many."""
+    return int(_ops().clear_pool()) if available() else 0
+
+
 class _LSTMFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, v: int, x, w_ih, w_hh, b_ih, b_hh):

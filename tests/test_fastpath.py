@@ -157,6 +157,30 @@ def test_non_contiguous_input_and_rejections():
         fastpath.layer("lstm", "vanilla", x.float(), *p.values())
 
 
+@pytest.mark.parametrize(("cell", "variant"), [("lstm", "vanilla"), ("gru", "vanilla"), ("rnn", "tanh")])
+def test_buffer_pool_never_hands_out_live_buffers(cell, variant):
+    # big enough for the pool (>= 1 MB buffers); interleaved graphs, retained graphs and held outputs
+    fastpath.clear_cache()
+    T, B, I, H = 64, 32, 3, 64
+    p = _params(cell, variant, I, H, torch.float64, scale=0.3)
+    gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
+    xs = [torch.randn(T, B, I, dtype=torch.float64, generator=g) for g in gens]
+    refs = [_reference(cell, variant, x, p) for x in xs]
+    want = [torch.autograd.grad(r.sum(), list(p.values())) for r in refs]
+    outs = [fastpath.layer(cell, variant, x, *p.values()) for x in xs]  # two live graphs
+    kept = [o.detach().clone() for o in outs]
+    for k in (1, 0):  # backward in reverse order, the first twice (retain_graph)
+        for _ in range(2 if k == 0 else 1):
+            got = torch.autograd.grad(outs[k].sum(), list(p.values()), retain_graph=k == 0)
+            for a, b in zip(got, want[k], strict=True):  # sums over 2048 sequences: relative error
+                torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-8)
+            fastpath.layer(cell, variant, xs[1 - k], *p.values()).sum().backward()  # churn the pool
+    for o, kp, r in zip(outs, kept, refs, strict=True):
+        torch.testing.assert_close(o, kp, rtol=0, atol=0)  # held outputs are never reused
+        torch.testing.assert_close(o, r.detach(), rtol=0, atol=1e-10)
+    assert fastpath.clear_cache() >= 1
+
+
 @pytest.fixture
 def fresh_state(monkeypatch):
     """A not-yet-built fast path for the duration of the test; the real state afterwards."""

@@ -109,6 +109,52 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T beta, const T* A,
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Buffer pool. The (T, B, G*H) buffers are tens of MB at the study's shapes; glibc serves allocations over
+// its mmap threshold (at most 32 MB) with fresh mmaps, so every call would page-fault them in again (that
+// was ~25% of the LSTM forward at H128 T300 B64). Big buffers therefore come from a small per-thread pool:
+// a buffer is free again once nothing but the pool holds its storage (the autograd graph that saved it,
+// or the caller holding an output, has let go). At most kPoolBuffers buffers and kPoolBytes per thread;
+// clear_pool() empties it.
+
+constexpr int64_t kPoolMinBytes = int64_t(1) << 20;  // smaller ones: plain at::empty
+constexpr int64_t kPoolBytes = int64_t(1) << 30;
+constexpr size_t kPoolBuffers = 12;
+thread_local std::vector<Tensor> g_pool;
+
+bool is_free(const Tensor& b) { return b.storage().use_count() == 1; }
+
+Tensor pooled_empty(at::IntArrayRef shape, const at::TensorOptions& opt, bool exact = false) {
+  int64_t numel = 1;
+  for (auto d : shape) numel *= d;
+  const int64_t bytes = numel * int64_t(opt.dtype().itemsize());
+  if (bytes < kPoolMinBytes) return at::empty(shape, opt);
+  Tensor* best = nullptr;
+  for (auto& b : g_pool) {
+    if (b.dtype() != opt.dtype() || b.numel() < numel || b.numel() > (exact ? numel : 2 * numel)) continue;
+    if (!is_free(b)) continue;
+    if (best == nullptr || b.numel() < best->numel()) best = &b;
+  }
+  if (best != nullptr) return best->narrow(0, 0, numel).view(shape);
+  Tensor fresh = at::empty({numel}, opt);
+  int64_t total = 0;
+  for (auto& b : g_pool) total += b.nbytes();
+  while ((g_pool.size() >= kPoolBuffers || total + bytes > kPoolBytes) && !g_pool.empty()) {
+    auto it = std::find_if(g_pool.begin(), g_pool.end(), is_free);  // evict the oldest free buffer
+    if (it == g_pool.end()) break;
+    total -= it->nbytes();
+    g_pool.erase(it);
+  }
+  if (g_pool.size() < kPoolBuffers && total + bytes <= kPoolBytes) g_pool.push_back(fresh);
+  return fresh.view(shape);
+}
+
+int64_t clear_pool() {
+  const auto n = int64_t(g_pool.size());
+  g_pool.clear();
+  return n;
+}
+
 template <typename T>
 inline T sigm(T x) {
   return T(1) / (T(1) + std::exp(-x));
@@ -237,7 +283,7 @@ void lstm_bwd_impl(const Tensor& dout, const Tensor& x, const Tensor& w_ih, cons
   const T* Y = ys.data_ptr<T>();
   const T* O = out.data_ptr<T>();
   const T* dO = dout.data_ptr<T>();
-  Tensor dA_t = at::empty({T_, B, GH}, x.options());
+  Tensor dA_t = pooled_empty({T_, B, GH}, x.options());
   Tensor dh_t = at::empty({B, H}, x.options());
   Tensor dc_t = at::zeros({B, H}, x.options());
   T* dA = dA_t.data_ptr<T>();
@@ -355,10 +401,10 @@ std::tuple<Tensor, Tensor, Tensor, Tensor> lstm_fwd(const Tensor& x_, const Tens
   Tensor x = x_.contiguous(), w_ih = w_ih_.contiguous(), w_hh = w_hh_.contiguous();
   Tensor bias = (b_ih + b_hh).contiguous();
   const int64_t T_ = x.size(0), B = x.size(1), H = w_hh.size(1);
-  Tensor out = at::empty({T_, B, H}, x.options());
-  Tensor acts = at::empty({T_, B, G * H}, x.options());
-  Tensor cs = at::empty({T_, B, H}, x.options());
-  Tensor ys = at::empty({T_, B, H}, x.options());
+  Tensor out = pooled_empty({T_, B, H}, x.options(), true);
+  Tensor acts = pooled_empty({T_, B, G * H}, x.options());
+  Tensor cs = pooled_empty({T_, B, H}, x.options());
+  Tensor ys = pooled_empty({T_, B, H}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_fwd", [&] {
     lstm_fwd_dispatch<scalar_t>(variant, x, w_ih, w_hh, bias, out, acts, cs, ys);
   });
@@ -461,8 +507,8 @@ void gru_bwd_impl(const Tensor& dout, const Tensor& x, const Tensor& w_ih, const
   const T* O = out.data_ptr<T>();
   const T* HN = L::has_r ? hpn.data_ptr<T>() : nullptr;
   const T* dO = dout.data_ptr<T>();
-  Tensor dXA_t = at::empty({T_, B, GH}, x.options());  // dL/d(input projection + b_ih)
-  Tensor dHP_t = at::empty({T_, B, GH}, x.options());  // dL/d(W_hh h + b_hh)
+  Tensor dXA_t = pooled_empty({T_, B, GH}, x.options());  // dL/d(input projection + b_ih)
+  Tensor dHP_t = pooled_empty({T_, B, GH}, x.options());  // dL/d(W_hh h + b_hh)
   Tensor dh_t = at::empty({B, H}, x.options());
   Tensor dh2_t = at::empty({B, H}, x.options());
   T* dXA = dXA_t.data_ptr<T>();
@@ -540,9 +586,9 @@ std::tuple<Tensor, Tensor, Tensor> gru_fwd(const Tensor& x_, const Tensor& w_ih_
   Tensor x = x_.contiguous(), w_ih = w_ih_.contiguous(), w_hh = w_hh_.contiguous();
   Tensor b_ih = b_ih_.contiguous(), b_hh = b_hh_.contiguous();
   const int64_t T_ = x.size(0), B = x.size(1), H = w_hh.size(1);
-  Tensor out = at::empty({T_, B, H}, x.options());
-  Tensor acts = at::empty({T_, B, G * H}, x.options());
-  Tensor hpn = variant == G_NRG ? at::empty({0}, x.options()) : at::empty({T_, B, H}, x.options());
+  Tensor out = pooled_empty({T_, B, H}, x.options(), true);
+  Tensor acts = pooled_empty({T_, B, G * H}, x.options());
+  Tensor hpn = variant == G_NRG ? at::empty({0}, x.options()) : pooled_empty({T_, B, H}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gru_fwd", [&] {
     if (variant == G_VANILLA) gru_fwd_impl<scalar_t, G_VANILLA>(x, w_ih, w_hh, b_ih, b_hh, out, acts, hpn);
     if (variant == G_NRG) gru_fwd_impl<scalar_t, G_NRG>(x, w_ih, w_hh, b_ih, b_hh, out, acts, hpn);
@@ -602,7 +648,7 @@ void rnn_bwd_impl(const Tensor& dout, const Tensor& x, const Tensor& w_ih, const
   const int64_t T_ = x.size(0), B = x.size(1), I = x.size(2), H = w_hh.size(1);
   const T* O = out.data_ptr<T>();
   const T* dO = dout.data_ptr<T>();
-  Tensor dA_t = at::empty({T_, B, H}, x.options());
+  Tensor dA_t = pooled_empty({T_, B, H}, x.options());
   Tensor dh_t = at::empty({B, H}, x.options());
   T* dA = dA_t.data_ptr<T>();
   T* dh = dh_t.data_ptr<T>();
@@ -636,7 +682,7 @@ Tensor rnn_fwd(const Tensor& x_, const Tensor& w_ih_, const Tensor& w_hh_, const
   check_inputs(x_, w_ih_, w_hh_, 1);
   Tensor x = x_.contiguous(), w_ih = w_ih_.contiguous(), w_hh = w_hh_.contiguous();
   Tensor bias = (b_ih + b_hh).contiguous();
-  Tensor out = at::empty({x.size(0), x.size(1), w_hh.size(1)}, x.options());
+  Tensor out = pooled_empty({x.size(0), x.size(1), w_hh.size(1)}, x.options(), true);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rnn_fwd", [&] {
     if (variant == 1) {
       rnn_fwd_impl<scalar_t, true>(x, w_ih, w_hh, bias, out);
@@ -681,6 +727,7 @@ TORCH_LIBRARY(rnn_bench_fastpath, m) {
   m.def("rnn_bwd(Tensor dout, Tensor x, Tensor w_ih, Tensor w_hh, Tensor out, int variant, bool need_x) "
         "-> (Tensor, Tensor, Tensor, Tensor)");
   m.def("uses_blas() -> bool", &uses_blas);
+  m.def("clear_pool() -> int", &clear_pool);
 }
 
 TORCH_LIBRARY_IMPL(rnn_bench_fastpath, CompositeExplicitAutograd, m) {
