@@ -162,7 +162,7 @@ def test_buffer_pool_never_hands_out_live_buffers(cell, variant):
     # big enough for the pool (>= 1 MB buffers); interleaved graphs, retained graphs and held outputs
     fastpath.clear_cache()
     T, B, I, H = 64, 32, 3, 64
-    p = _params(cell, variant, I, H, torch.float64, scale=0.3)
+    p = _params(cell, variant, I, H, torch.float64, scale=0.1)  # contractive: well-conditioned gradients
     gens = [torch.Generator().manual_seed(s) for s in (7, 8)]
     xs = [torch.randn(T, B, I, dtype=torch.float64, generator=g) for g in gens]
     refs = [_reference(cell, variant, x, p) for x in xs]
