@@ -58,8 +58,9 @@ def _build() -> None:
     from torch.utils import cpp_extension
 
     cflags = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", *_cpu_flags()]
-    # the flags are part of the name, so a cache shared by machines with different CPUs never mixes builds
-    tag = hashlib.sha1(" ".join(cflags).encode()).hexdigest()[:8]
+    # flags and torch version are part of the name: a cache shared by machines with different CPUs, or
+    # kept across a torch upgrade, never hands out a build for the wrong one
+    tag = hashlib.sha1(" ".join([torch.__version__, *cflags]).encode()).hexdigest()[:8]
     cpp_extension.load(
         name=f"rnn_bench_fastpath_{tag}",
         sources=[str(SOURCE)],
