@@ -10,6 +10,10 @@ against a stored baseline, so they hold on any machine:
 - ``explicit_lstm``: explicit LSTM / fused LSTM forward+backward at hidden 128, T 300, batch 64 <= 1.5.
 - ``harness_overhead``: ``bench.train.train`` for N steps (eval, gradient probes, logging and data
   generation included) / a bare loop of the same N optimizer steps on pre-generated batches <= 1.10.
+- ``fastpath_{lstm,gru,rnn}`` at each of FASTPATH_GATE_SHAPES (H64 T100 B32, H64 T1000 B32, H128 T300 B64):
+  forward+backward of the C++ fast path (bench.fastpath, impl "fast") over its fused twin timed between
+  its rounds: fast LSTM / fused LSTM <= 1.3, fast GRU / fused LSTM <= 1.0 (3/4 of the FLOPs), fast RNN /
+  fused RNN <= 1.0.
 
 Command line::
 
@@ -79,6 +83,13 @@ _FLOAT_COLUMNS = (
 EXPLICIT_LSTM_LIMIT = 1.5
 HARNESS_LIMIT = 1.10
 GATE_SHAPE = {"hidden": 128, "seq_len": 300, "batch": 64}
+# fast-path gates: (hidden, seq_len, batch) and, per cell, (fused twin the fast cell is compared with, limit)
+FASTPATH_GATE_SHAPES: tuple[tuple[int, int, int], ...] = ((64, 100, 32), (64, 1000, 32), (128, 300, 64))
+FASTPATH_LIMITS: dict[str, tuple[str, float]] = {
+    "lstm": ("fused_lstm", 1.3),
+    "gru": ("fused_lstm", 1.0),
+    "rnn": ("fused_rnn", 1.0),
+}
 
 
 # -----------------------------------------------------------------------------
@@ -351,7 +362,8 @@ def check_gates(
     explicit_lstm_limit: float = EXPLICIT_LSTM_LIMIT,
     harness_limit: float = HARNESS_LIMIT,
 ) -> list[GateResult]:
-    """The two ratio gates on one pytest-benchmark JSON (min times of that run only).
+    """The ratio gates on one pytest-benchmark JSON (min times of that run only): explicit_lstm,
+    harness_overhead, then the fast-path gates (check_fastpath_gates).
 
     explicit_lstm prefers the interleaved pair inside the explicit benchmark (its twin_min_s, the fused
     core timed between its rounds); without one it compares the separate fused benchmark.
@@ -396,7 +408,35 @@ def check_gates(
         bare,
         harness_limit,
     )
-    return [a, b]
+    return [a, b, *check_fastpath_gates(df)]
+
+
+def check_fastpath_gates(df: pd.DataFrame) -> list[GateResult]:
+    """One gate per (shape, cell) of FASTPATH_GATE_SHAPES x FASTPATH_LIMITS: the best fast-path
+    forward_backward benchmark's min time over the best time of its interleaved fused twin (twin_min_s)."""
+    results = []
+    for hidden, seq_len, batch in FASTPATH_GATE_SHAPES:
+        shape = {"hidden": hidden, "seq_len": seq_len, "batch": batch}
+        for cell, (twin, limit) in FASTPATH_LIMITS.items():
+            gate = f"fastpath_{cell}_H{hidden}_T{seq_len}_B{batch}"
+            what = f"fast {cell} / {twin.replace('_', ' ')} forward+backward at H{hidden} T{seq_len} B{batch}"
+            rows = _pick(df, cell=cell, impl="fast", **{"pass": "forward_backward"}, **shape)
+            rows = rows[(rows["twin_min_s"] > 0).fillna(False)]
+            if rows.empty:
+                results.append(_missing(gate, what, "fast-path (impl 'fast', with a fused twin)", limit))
+                continue
+            e = rows.loc[rows["min_s"].idxmin()]
+            results.append(
+                _verdict(
+                    gate,
+                    what,
+                    (str(e["name"]), e["min_s"]),
+                    (f"its {twin} twin", e["twin_min_s"]),
+                    limit,
+                    " (twin timed between the fast rounds)",
+                )
+            )
+    return results
 
 
 def gates_main(json_path: str, allow_missing: bool = False) -> int:

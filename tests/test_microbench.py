@@ -15,8 +15,11 @@ import pandas as pd
 import pytest
 
 from bench.microbench import (
+    FASTPATH_GATE_SHAPES,
+    FASTPATH_LIMITS,
     GATE_SHAPE,
     TABLE_COLUMNS,
+    check_fastpath_gates,
     check_gates,
     cli,
     forward_flops,
@@ -104,6 +107,26 @@ def _json(tmp_path: Path, benches: list[dict], name: str = "bench.json") -> Path
     return path
 
 
+def _fast(cell: str, shape: tuple[int, int, int], min_s: float, twin_s: float) -> dict:
+    """A fast-path forward_backward benchmark with its fused twin, as test_bench_fastpath writes it."""
+    h, t, b = shape
+    info = {"pass": "forward_backward", "cell": cell, "impl": "fast", "hidden": h, "seq_len": t, "batch": b}
+    info.update(flops=pass_flops("forward_backward", cell, h, 10, t, b), gemm_s=min_s / 2)
+    info.update(twin=FASTPATH_LIMITS[cell][0], twin_min_s=twin_s)
+    name = f"test_fastpath_fwd_bwd[H{h}-T{t}-B{b}-{cell}]"
+    return _bench(name, min_s, group=f"fastpath forward_backward H{h} T{t} B{b}", **info)
+
+
+def _fast_doc(ratio: float = 0.9, slow: tuple[str, tuple, float] | None = None) -> list[dict]:
+    """Fast-path benchmarks at every gate shape, each `ratio` x its twin (slow: one (cell, shape, ratio))."""
+    out = []
+    for shape in FASTPATH_GATE_SHAPES:
+        for cell in FASTPATH_LIMITS:
+            r = slow[2] if slow is not None and (cell, shape) == slow[:2] else ratio
+            out.append(_fast(cell, shape, 0.05 * r, 0.05))
+    return out
+
+
 def _doc(
     explicit_s: float, fused_s: float = 0.2, harness_s: float = 10.5, bare_s: float = 10.0
 ) -> list[dict]:
@@ -119,6 +142,7 @@ def _doc(
             group="generate",
             **{"pass": "generate", "task": "copy", "seq_len": T, "batch": B},
         ),
+        *_fast_doc(),  # the fast-path gates' benchmarks, all passing
     ]
 
 
@@ -141,7 +165,7 @@ def test_gemm_reference_runs_forward_and_backward():
 def test_table_columns_and_derived_numbers(tmp_path):
     df = to_table(_json(tmp_path, _doc(explicit_s=0.25)))
     assert list(df.columns) == list(TABLE_COLUMNS)
-    assert len(df) == 6
+    assert len(df) == 6 + 9
     r = df[(df["impl"] == "fused") & (df["pass"] == "forward_backward")].iloc[0]
     assert r["cell"] == "lstm" and r["hidden"] == H and r["seq_len"] == T and r["batch"] == B
     assert r["rounds"] == 3 and r["threads"] == 2 and r["device"] == "cpu"
@@ -157,7 +181,10 @@ def test_table_columns_and_derived_numbers(tmp_path):
 
 def test_gates_pass_on_a_good_run(tmp_path):
     results = check_gates(_json(tmp_path, _doc(explicit_s=0.26)))  # 1.3x and 1.05x
-    assert [r.gate for r in results] == ["explicit_lstm", "harness_overhead"]
+    assert [r.gate for r in results][:2] == ["explicit_lstm", "harness_overhead"]
+    assert [r.gate for r in results][2:] == [
+        f"fastpath_{c}_H{h}_T{t}_B{b}" for h, t, b in FASTPATH_GATE_SHAPES for c in FASTPATH_LIMITS
+    ]
     assert all(r.passed for r in results), [r.message for r in results]
     assert results[0].ratio == pytest.approx(1.3) and results[1].ratio == pytest.approx(1.05)
     assert cli(["gates", str(tmp_path / "bench.json")]) == 0
@@ -202,7 +229,7 @@ def test_harness_gate_compares_runs_of_equal_length(tmp_path):
 def test_missing_benchmarks_fail_unless_allowed(tmp_path, capsys):
     path = _json(tmp_path, [_cell("forward_backward", "lstm", "fused", 0.2)])
     results = check_gates(path)
-    assert [r.status for r in results] == ["missing", "missing"]
+    assert [r.status for r in results] == ["missing"] * (2 + 9)
     assert "numerator" in results[0].message
     assert cli(["gates", str(path)]) == 1
     assert cli(["gates", str(path), "--allow-missing"]) == 0
@@ -213,7 +240,7 @@ def test_main_writes_the_parquet_and_rejects_bad_json(tmp_path, capsys):
     out = tmp_path / "results"
     assert main(str(path), str(out)) == 0
     df = pd.read_parquet(out / "microbench.parquet")
-    assert list(df.columns) == list(TABLE_COLUMNS) and len(df) == 6
+    assert list(df.columns) == list(TABLE_COLUMNS) and len(df) == 6 + 9
     assert str(out / "microbench.parquet") in capsys.readouterr().out
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
@@ -288,4 +315,71 @@ def test_gates_on_a_real_json(real_json, tmp_path):
     a = check_gates(path)[0]
     assert a.status == "fail" and a.ratio == pytest.approx(2.0)
     assert f"{fused * 1e3:.2f} ms" in a.message and f"{2 * fused * 1e3:.2f} ms" in a.message
+    assert cli(["gates", str(path), "--allow-missing"]) == 1
+
+
+@pytest.mark.parametrize("cell", sorted(FASTPATH_LIMITS))
+def test_fastpath_gate_rejects_a_slowed_fast_cell(tmp_path, capsys, cell):
+    twin, limit = FASTPATH_LIMITS[cell]
+    shape = FASTPATH_GATE_SHAPES[1]
+    # just under the limit passes, 1.2x the limit fails: only that (cell, shape) gate
+    ok = check_fastpath_gates(to_table(_json(tmp_path, _fast_doc(slow=(cell, shape, limit * 0.99)))))
+    assert all(r.passed for r in ok), [r.message for r in ok]
+    path = _json(tmp_path, [*_doc(explicit_s=0.25)[:6], *_fast_doc(slow=(cell, shape, limit * 1.2))])
+    results = check_gates(path)
+    bad = [r for r in results if not r.passed]
+    assert [r.gate for r in bad] == [f"fastpath_{cell}_H{shape[0]}_T{shape[1]}_B{shape[2]}"]
+    r = bad[0]
+    assert r.status == "fail" and r.ratio == pytest.approx(limit * 1.2)
+    assert f"{0.05 * limit * 1.2 * 1e3:.2f} ms" in r.message and "50.00 ms" in r.message
+    assert twin in r.message and "FAIL" in r.message and f"{limit:g}" in r.message
+    assert cli(["gates", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{0.05 * limit * 1.2 * 1e3:.2f} ms" in out and "50.00 ms" in out
+
+
+def test_fastpath_gates_need_the_twin(tmp_path):
+    benches = _fast_doc()
+    for b in benches:
+        del b["extra_info"]["twin_min_s"]
+    results = check_fastpath_gates(to_table(_json(tmp_path, benches)))
+    assert {r.status for r in results} == {"missing"}
+
+
+@pytest.fixture(scope="module")
+def fast_json(tmp_path_factory) -> Path:
+    """The suite's fast-path benchmarks (all three cells) on the tiny grid, run as CI runs the suite."""
+    from bench import fastpath
+
+    if not fastpath.available():
+        pytest.skip("bench.fastpath could not be built")
+    path = tmp_path_factory.mktemp("mbf") / "fast.json"
+    env = {**os.environ, "BENCH_THREADS": "1", "BENCH_DEVICE": "cpu"}
+    cmd = [sys.executable, "-m", "pytest", "tests/benchmarks/test_bench_fastpath.py", "--benchmark-only"]
+    cmd += ["--bench-grid=tiny", f"--benchmark-json={path}", "-q", "-p", "no:cacheprovider"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return path
+
+
+def test_fastpath_gates_on_a_real_json(fast_json, tmp_path):
+    df = to_table(fast_json)
+    assert sorted(df["cell"]) == ["gru", "lstm", "rnn"] and set(df["impl"]) == {"fast"}
+    assert (df["twin_min_s"] > 0).all() and (df["gemm_fraction"] > 0).all()
+    # relabel the tiny benchmarks as the first gate shape, then slow each fast cell to 2x its limit
+    h, t, b = FASTPATH_GATE_SHAPES[0]
+    doc = json.loads(fast_json.read_text())
+    for x in doc["benchmarks"]:
+        x["extra_info"].update(hidden=h, seq_len=t, batch=b)
+        twin_s = x["extra_info"]["twin_min_s"]
+        factor = 2 * FASTPATH_LIMITS[x["extra_info"]["cell"]][1] * twin_s / x["stats"]["min"]
+        for key in ("min", "max", "mean", "median", "stddev", "q1", "q3", "iqr", "total"):
+            x["stats"][key] *= factor
+    path = tmp_path / "slowed.json"
+    path.write_text(json.dumps(doc))
+    results = {r.gate: r for r in check_fastpath_gates(to_table(path))}
+    for cell, (_, limit) in FASTPATH_LIMITS.items():
+        r = results[f"fastpath_{cell}_H{h}_T{t}_B{b}"]
+        assert r.status == "fail" and r.ratio == pytest.approx(2 * limit)
+        assert f"{r.numerator_s * 1e3:.2f} ms" in r.message and f"{r.denominator_s * 1e3:.2f} ms" in r.message
     assert cli(["gates", str(path), "--allow-missing"]) == 1

@@ -8,7 +8,8 @@
 # (one per time step in the fused cells) stall behind co-tenants and times swing 5-20x (measured: fused
 # RNN forward+backward at H128 T300 took 1.2 s with 2 threads, 72 ms with 1, minutes apart); one
 # thread keeps the ratios stable. Set BENCH_THREADS=2 on a dedicated machine to time the 2-thread path.
-# Takes about 2 minutes on 2 cores (2:11 with other jobs running beside it).
+# Takes about 2 minutes on 2 cores (2:11 with other jobs running beside it), plus about 20 s for the
+# fast-path benchmarks (tests/benchmarks/test_bench_fastpath.py; their first build adds ~20 s more).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import torch
 
-from bench.microbench import gemm_reference, sync, time_min
+from bench.microbench import FASTPATH_GATE_SHAPES, gemm_reference, sync, time_min
 
 HERE = Path(__file__).resolve().parent
 
@@ -49,6 +49,8 @@ class Grid:
     harness_hidden: int = 128
     harness_seq_len: int = 100
     harness_batch: int = 64
+    # fast-path benchmarks (test_bench_fastpath.py): (hidden, seq_len, batch) each, the gates' shapes
+    fastpath_shapes: tuple[tuple[int, int, int], ...] = FASTPATH_GATE_SHAPES
 
 
 GRIDS = {
@@ -79,6 +81,7 @@ GRIDS = {
         harness_hidden=16,
         harness_seq_len=10,
         harness_batch=8,
+        fastpath_shapes=((16, 30, 8),),
     ),
 }
 
@@ -126,6 +129,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("hidden", grid.hidden, ids=[f"H{h}" for h in grid.hidden])
     if "seq_len" in metafunc.fixturenames:
         metafunc.parametrize("seq_len", grid.seq_len, ids=[f"T{t}" for t in grid.seq_len])
+    if "fp_shape" in metafunc.fixturenames:
+        shapes = grid.fastpath_shapes
+        metafunc.parametrize("fp_shape", shapes, ids=[f"H{h}-T{t}-B{b}" for h, t, b in shapes])
     if "harness_pass" in metafunc.fixturenames:
         # rounds of the gate-(b) pair in ABBA order, so a load that drifts during the run cancels out
         pairs = []
