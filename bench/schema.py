@@ -27,6 +27,7 @@ OUTCOME_TYPES: dict[str, type] = {
     # what was built
     "task_variant": str,  # the task's own label of its form (bench.spec.TaskSpec.variant_label)
     "hidden_size": int,  # resolved (from cell.budget when set)
+    "kernel": str,  # what ran the cell: fused (torch.nn) | cpp (bench/fastpath.py) | python | autograd
     "num_params": int,
     # outcome
     "steps": int,

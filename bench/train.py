@@ -206,6 +206,7 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
     tr, task = spec.train, t.task
     return row | {
         "hidden_size": t.model.core.hidden_size,
+        "kernel": kernel(t.model),
         "num_params": count_params(t.model),
         "steps": t.steps,
         "solved": t.solved_at is not None,
@@ -223,6 +224,12 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
         "peak_mem_mb": peak_memory_mb(torch.device(spec.device)),
         "wall_s": t.wall_s,
     }
+
+
+def kernel(model: SequenceModel) -> str:
+    """What runs the model's cell: fused, or the explicit cell's path (cpp / python / autograd)."""
+    core = model.core
+    return "fused" if core.impl == "fused" else core.explicit_path()
 
 
 def runs_frame(row: dict[str, Any]) -> pd.DataFrame:

@@ -455,3 +455,19 @@ def test_irnn_identity_relu_copies_state():
         core.layer_params(0)["bias_ih"].zero_()
     out = core(x)[0]  # (T, H)
     torch.testing.assert_close(out, out[:1].expand(T, H))
+
+
+def test_explicit_forward_names_its_path_and_every_path_computes_the_same(monkeypatch):
+    from bench import fastpath
+
+    x = torch.randn(B, T, I, dtype=torch.float64)
+    for cell in CELLS:
+        core = core_of(cell, "explicit", I, H, 2).double()
+        want = core.forward_with_states(x)["out"]  # the autograd loop
+        expected = "cpp" if fastpath.available() else ("python" if cell == "lstm" else "autograd")
+        assert core.explicit_path(x) == expected
+        torch.testing.assert_close(core(x), want, atol=1e-12, rtol=1e-10)
+    monkeypatch.setitem(fastpath._state, "ok", False)  # as where no compiler is
+    lstm, gru = core_of("lstm", "explicit", I, H).double(), core_of("gru", "explicit", I, H).double()
+    assert (lstm.explicit_path(x), gru.explicit_path(x)) == ("python", "autograd")
+    torch.testing.assert_close(lstm(x), lstm.forward_with_states(x)["out"], atol=1e-12, rtol=1e-10)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from bench import fastpath
-from bench.cells import _gru_layer, _lstm_layer, _rnn_layer, gate_names
+from bench.cells import CELL_DEFS, gate_names
 
 pytestmark = pytest.mark.skipif(not fastpath.available(), reason="bench.fastpath could not be built")
 
@@ -36,11 +36,7 @@ def _params(cell: str, variant: str, I: int, H: int, dtype, scale: float = 0.5, 
 
 
 def _reference(cell: str, variant: str, x: torch.Tensor, p: dict) -> torch.Tensor:
-    if cell == "lstm":
-        return torch.stack(_lstm_layer(x, p, variant)[0])
-    if cell == "gru":
-        return torch.stack(_gru_layer(x, p, variant))
-    return torch.stack(_rnn_layer(x, p, variant))
+    return torch.stack(CELL_DEFS[cell].layer(x, p, variant)["h"])  # the autograd loop of the registry
 
 
 def _grads(out: torch.Tensor, w: torch.Tensor, inputs: list[torch.Tensor]) -> tuple[torch.Tensor, ...]:

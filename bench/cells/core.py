@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from bench import fastpath
+
 # One layer over a whole sequence: x (T, B, I) time-major, the layer's parameters keyed without the _l{k}
 # suffix, the variant -> {"h": [h_t (B, H)] * T, "c": [...] (cells with a memory cell)}; zero initial state.
 LayerFn = Callable[[Tensor, dict[str, Tensor], str], dict[str, list[Tensor]]]
@@ -122,13 +124,30 @@ class RecurrentCore(nn.Module):
         """x (B, T, I) -> (B, T, H)."""
         if self.impl == "fused":
             return self.rnn(x)[0]
-        fast = self.defn.fast
-        if fast is not None and self.variant in self.defn.fast_variants:
-            inp = x.transpose(0, 1).contiguous()  # (T, B, I)
-            for k in range(self.num_layers):
-                inp = fast(inp, self.layer_params(k), self.variant)  # (T, B, H)
-            return inp.transpose(0, 1)
-        return self._unroll(x)["out"]
+        path = self.explicit_path(x)
+        if path == "autograd":
+            return self._unroll(x)["out"]
+        inp = x.transpose(0, 1).contiguous()  # (T, B, I)
+        for k in range(self.num_layers):
+            p = self.layer_params(k)
+            if path == "cpp":
+                w = (p["weight_ih"], p["weight_hh"], p["bias_ih"], p["bias_hh"])
+                inp = fastpath.layer(self.cell, self.variant, inp, *w)  # (T, B, H)
+            else:
+                inp = self.defn.fast(inp, p, self.variant)  # (T, B, H)
+        return inp.transpose(0, 1)
+
+    def explicit_path(self, x: Tensor | None = None) -> str:
+        """Which code runs the explicit cell's forward: "cpp" (bench/fastpath.py: the whole loop and its
+        backward in C++, CPU float32/64), "python" (the cell's own fast path, e.g. the LSTM's custom
+        autograd.Function), or "autograd" (the step equations under autograd)."""
+        probe = x if x is not None else self.rnn.weight_hh_l0
+        if fastpath.supports(self.cell, self.variant) and fastpath.supports_tensor(probe):
+            if fastpath.available():
+                return "cpp"
+        if self.defn.fast is not None and self.variant in self.defn.fast_variants:
+            return "python"
+        return "autograd"
 
     def forward_with_states(self, x: Tensor) -> dict[str, list[list[Tensor]]]:
         """Step one timestep at a time (the fused core runs the same step equations on its own weights).
