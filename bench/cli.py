@@ -25,6 +25,8 @@ commands:
                                build reports/report.md + report.html from the results tables
   microbench JSON [results_dir=DIR]
                                turn a pytest-benchmark JSON into results_dir/microbench.parquet
+  microbench gates JSON [--allow-missing] | table JSON [RESULTS_DIR] | fastpath [--shapes HxTxB,...]
+                               the CI ratio gates, the tidy table with its summary, fused vs C++ timings
   verify  [results_dir=DIR] [--repair]
                                check every run's files against the checksums of its completion record;
                                list damaged runs (exit 1); --repair requeues them for the next sweep
@@ -112,6 +114,10 @@ def cmd_report(args: list[str]) -> int:
 
 
 def cmd_microbench(args: list[str]) -> int:
+    if args and args[0] in ("gates", "table", "fastpath"):  # the micro-benchmark tools (bench/microbench.py)
+        from bench.microbench import cli as mb_cli
+
+        return mb_cli(args)
     files = [a for a in args if "=" not in a]
     parsed = _kv([a for a in args if "=" in a], {"results_dir": "results"})
     if isinstance(parsed, list):

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import threading
 import warnings
 from pathlib import Path
@@ -196,12 +195,3 @@ def layer(
 
 def _reset_for_tests() -> None:
     _state["ok"], _state["error"] = None, None
-
-
-if __name__ == "__main__":  # python -m bench.fastpath: build (timed) and say whether it works
-    import time
-
-    t0 = time.perf_counter()
-    ok = available()
-    print(f"fastpath available: {ok} ({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
-    sys.exit(0 if ok else 1)

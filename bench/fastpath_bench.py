@@ -1,6 +1,6 @@
 """Fused torch.nn cells vs the C++ fast path of the explicit cells: forward+backward time, one process.
 
-    python -m bench.fastpath_bench [--threads 1] [--shapes 64x100x32,64x1000x32,128x300x64] [--budget 0.5]
+    python -m bench microbench fastpath [--threads 1] [--shapes 64x100x32,64x1000x32] [--budget 0.5]
 
 Per shape (H x T x B, input 10): fused LSTM / GRU / RNN and fast explicit LSTM / GRU / RNN (vanilla, tanh),
 each timed as forward + backward of out.sum() with the gradients cleared, best of repeats, the six
@@ -90,7 +90,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench microbench fastpath", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--shapes", default="64x100x32,64x1000x32,128x300x64", help="HxTxB,...")
     ap.add_argument("--budget", type=float, default=0.5, help="seconds per benchmark (about)")
@@ -103,7 +105,3 @@ def main(argv: list[str] | None = None) -> int:
     shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
     print(format_table(measure(shapes, args.budget, args.rounds)))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

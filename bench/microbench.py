@@ -17,9 +17,10 @@ against a stored baseline, so they hold on any machine:
 
 Command line::
 
-    python -m bench.microbench gates JSON [--allow-missing]   # exit 1 when a gate fails
-    python -m bench.microbench table JSON [RESULTS_DIR]       # RESULTS_DIR/microbench.parquet
-    python -m bench microbench JSON results_dir=DIR           # the same, through the harness CLI
+    python -m bench microbench gates JSON [--allow-missing]   # exit 1 when a gate fails
+    python -m bench microbench table JSON [RESULTS_DIR]       # RESULTS_DIR/microbench.parquet + summary
+    python -m bench microbench JSON results_dir=DIR           # the table only
+    python -m bench microbench fastpath [--shapes ...]        # fused vs C++ fast path, fwd+bwd
 """
 
 from __future__ import annotations
@@ -454,7 +455,7 @@ def gates_main(json_path: str, allow_missing: bool = False) -> int:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.microbench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m bench microbench", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     g = sub.add_parser("gates", help="check the ratio gates of a pytest-benchmark JSON (exit 1 on failure)")
     g.add_argument("json")
@@ -462,14 +463,17 @@ def cli(argv: list[str] | None = None) -> int:
     t = sub.add_parser("table", help="write RESULTS_DIR/microbench.parquet and print the summary")
     t.add_argument("json")
     t.add_argument("results_dir", nargs="?", default="results")
-    args = ap.parse_args(argv)
+    sub.add_parser("fastpath", help="fused vs C++ fast path forward+backward table (bench/fastpath_bench.py)")
+    args, rest = ap.parse_known_args(argv)
+    if args.cmd == "fastpath":
+        from bench.fastpath_bench import main as fastpath_main
+
+        return fastpath_main(rest)
+    if rest:
+        ap.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.cmd == "gates":
         return gates_main(args.json, args.allow_missing)
     rc = main(args.json, args.results_dir)
     if rc == 0:
         print(summary(to_table(args.json)))
     return rc
-
-
-if __name__ == "__main__":
-    sys.exit(cli())

@@ -23,8 +23,8 @@ python -m pytest tests/benchmarks --benchmark-only --bench-grid=quick --benchmar
 
 echo "== ratio gates"
 gates=0
-python -m bench.microbench gates "$json" || gates=$?
+python -m bench microbench gates "$json" || gates=$?
 
 echo "== tidy table"
-python -m bench.microbench table "$json" "$out"
+python -m bench microbench table "$json" "$out"
 exit "$gates"
