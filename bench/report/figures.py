@@ -22,7 +22,8 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import EngFormatter, FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 from bench.report.ablations import Ablation  # noqa: E402
-from bench.report.data import CELL_ORDER, TASK_ORDER, cell_name, rank  # noqa: E402
+from bench.report.data import CELL, CELL_ORDER, IMPL, TASK, TASK_ORDER, cell_name, rank  # noqa: E402
+from bench.report.data import T as LEN  # noqa: E402
 from bench.report.doc import Figure, integer, num  # noqa: E402
 
 # One colour per cell everywhere (seaborn's colour-blind palette), extra cells after them.
@@ -180,8 +181,8 @@ def _cells(values: pd.Series) -> list[str]:
 
 
 def _tasks(df: pd.DataFrame) -> list[str]:
-    u = df[["task", "task_label"]].drop_duplicates()
-    u = u.assign(_r=rank(u["task"], TASK_ORDER)).sort_values(["_r", "task_label"], kind="mergesort")
+    u = df[[TASK, "task_label"]].drop_duplicates()
+    u = u.assign(_r=rank(u[TASK], TASK_ORDER)).sort_values(["_r", "task_label"], kind="mergesort")
     return list(dict.fromkeys(u["task_label"]))
 
 
@@ -193,21 +194,21 @@ def _cell_handles(cells: list[str], extra: list[Line2D] | None = None) -> list[L
 def headline(s: pd.DataFrame, outdir: Path) -> Figure:
     """Final accuracy and final loss / chance against length: one column per task, one line per cell."""
     tasks = _tasks(s)
-    cells = _cells(s["cell"])
+    cells = _cells(s[CELL])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
     fig, axes = _new(2, len(tasks), 3.9, 2.9, sharey="row", top=0.8, legend=handles)
     ratio_log = _spans_decades(pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]]), 1.5)
     for j, task in enumerate(tasks):
         sub = s[s["task_label"] == task]
-        lengths = sub["seq_len"].to_numpy(dtype=float)
+        lengths = sub[LEN].to_numpy(dtype=float)
         log = _spans_decades(lengths)
         width = float(np.ptp(lengths)) if len(lengths) else 1.0
         a_acc, a_loss = axes[0, j], axes[1, j]
         for i, cell in enumerate(cells):
-            d = sub[sub["cell"] == cell]
+            d = sub[sub[CELL] == cell]
             if d.empty:
                 continue
-            x = _dodge(d["seq_len"].to_numpy(dtype=float), i, len(cells), log, width)
+            x = _dodge(d[LEN].to_numpy(dtype=float), i, len(cells), log, width)
             kw = {"color": color(cell), "marker": "o", "ms": 4, "capsize": 3, "lw": 1.6}
             if d["acc_mean"].notna().any():
                 # accuracy lives in [0, 1]: a t-interval over 2-3 seeds can reach far outside it
@@ -217,7 +218,7 @@ def headline(s: pd.DataFrame, outdir: Path) -> Figure:
             floor = d["ratio_mean"][d["ratio_mean"] > 0].min() / 10 if ratio_log else -np.inf
             r_lo = d["ratio_lo"].clip(lower=floor)
             a_loss.errorbar(x, d["ratio_mean"], yerr=_yerr(d["ratio_mean"], r_lo, d["ratio_hi"]), **kw)
-        chance = sub.groupby("seq_len")["chance_accuracy"].median()
+        chance = sub.groupby(LEN)["chance_accuracy"].median()
         if chance.notna().any():
             a_acc.plot(chance.index, chance.values, label="chance", **CHANCE_STYLE)
         if sub["acc_mean"].isna().all():
@@ -255,9 +256,9 @@ def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
     """||dL/dh_t|| (and ||dL/dc_t||) against distance at each task's longest profiled length; rows = tasks,
     columns = cells, one shared log y-axis so cells and tasks compare directly."""
     tasks = _tasks(med)
-    longest = med.groupby("task_label")["seq_len"].max()
-    sub = med[med["seq_len"] == med["task_label"].map(longest)]
-    cells = _cells(sub["cell"])
+    longest = med.groupby("task_label")[LEN].max()
+    sub = med[med[LEN] == med["task_label"].map(longest)]
+    cells = _cells(sub[CELL])
     pos = sub["median"][sub["median"] > 0]
     # Exact zeros are drawn two decades below the smallest positive value (kept inside float64's range).
     floor = 10.0 ** max(math.floor(math.log10(pos.min())) - 2, -300) if len(pos) else 1e-30
@@ -279,7 +280,7 @@ def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
         T = longest[task]
         for c, cell in enumerate(cells):
             ax = axes[r, c]
-            d = sub[(sub["task_label"] == task) & (sub["cell"] == cell)]
+            d = sub[(sub["task_label"] == task) & (sub[CELL] == cell)]
             zero_here = False
             for phase, ls in (("init", ":"), ("trained", "-")):
                 for state in ("h", "c"):
@@ -340,21 +341,21 @@ def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
 def learning_curves(cm: pd.DataFrame, outdir: Path) -> Figure:
     """Eval loss / chance against training step; rows = tasks, columns = lengths, one line per cell."""
     tasks = _tasks(cm)
-    ncols = int(cm.groupby("task_label")["seq_len"].nunique().max())
-    cells = _cells(cm["cell"])
+    ncols = int(cm.groupby("task_label")[LEN].nunique().max())
+    cells = _cells(cm[CELL])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
     fig, axes = _new(len(tasks), ncols, 3.3, 2.4, sharey=True, top=0.8, legend=handles)
     for r, task in enumerate(tasks):
         sub = cm[cm["task_label"] == task]
-        lengths = sorted(sub["seq_len"].unique())
+        lengths = sorted(sub[LEN].unique())
         for c in range(ncols):
             ax = axes[r, c]
             if c >= len(lengths):
                 ax.set_visible(False)
                 continue
-            d = sub[sub["seq_len"] == lengths[c]]
+            d = sub[sub[LEN] == lengths[c]]
             for cell in cells:
-                e = d[d["cell"] == cell]
+                e = d[d[CELL] == cell]
                 if e.empty:
                     continue
                 ax.fill_between(e["step"], e["min"], e["max"], color=color(cell), alpha=0.15, lw=0)
@@ -379,8 +380,8 @@ def learning_curves(cm: pd.DataFrame, outdir: Path) -> Figure:
 def cost(c: pd.DataFrame, outdir: Path) -> Figure:
     """ms per step and elements per second against length, per cell (colour) and implementation (style)."""
     tasks = _tasks(c)
-    cells = _cells(c["cell"])
-    impls = sorted(c["impl"].unique(), key=lambda i: (i not in IMPL_STYLE, i))
+    cells = _cells(c[CELL])
+    impls = sorted(c[IMPL].unique(), key=lambda i: (i not in IMPL_STYLE, i))
     handles = _cell_handles(
         cells, [Line2D([], [], color="0.3", ls=IMPL_STYLE.get(i, "-."), label=i) for i in impls]
     )
@@ -390,18 +391,18 @@ def cost(c: pd.DataFrame, outdir: Path) -> Figure:
         sub = c[c["task_label"] == task]
         for cell in cells:
             for impl in impls:
-                d = sub[(sub["cell"] == cell) & (sub["impl"] == impl)]
+                d = sub[(sub[CELL] == cell) & (sub[IMPL] == impl)]
                 if d.empty:
                     continue
                 style = {"color": color(cell), "ls": IMPL_STYLE.get(impl, "-."), "marker": "o", "ms": 4}
-                axes[0, j].plot(d["seq_len"], d["ms_per_step"], **style)
-                axes[1, j].plot(d["seq_len"], d["elements_per_s"], **style)
+                axes[0, j].plot(d[LEN], d["ms_per_step"], **style)
+                axes[1, j].plot(d[LEN], d["elements_per_s"], **style)
         axes[0, j].set_title(task)
         if j == 0:
             axes[0, j].set_ylabel("time per training step (ms)")
             axes[1, j].set_ylabel("throughput (elements/s)")
         for r in (0, 1):
-            _length_axis(axes[r, j], sub["seq_len"].to_numpy())
+            _length_axis(axes[r, j], sub[LEN].to_numpy())
             if logs[r]:
                 _log_y(axes[r, j], c[("ms_per_step", "elements_per_s")[r]])
         axes[1, j].yaxis.set_major_formatter(EngFormatter(sep=""))  # 800k, not 800000
@@ -419,14 +420,15 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
     """Final loss / chance per arm of one ablation factor: one panel per cell; each (task, length) the factor
     was run at is one line (marker and line style), so the arms compare within and across contexts."""
     s = a.stats
-    contexts = list(dict.fromkeys(zip(s["task_label"], s["seq_len"], strict=True)))
-    cells = _cells(s["cell"])
-    is_lr = a.factor.name == "lr"
-    n_arms = int(s.groupby("cell")["arm"].nunique().max())
+    contexts = list(dict.fromkeys(zip(s["task_label"], s[LEN], strict=True)))
+    cells = _cells(s[CELL])
+    is_log = a.factor.axis == "log"
+    best = a.factor.best
+    n_arms = int(s.groupby(CELL)["arm"].nunique().max())
     longest = int(s["arm"].str.len().max()) + 1
     # Arm names are rotated 35 degrees: room below for them, and on the left for the first one.
-    below = 0.75 if is_lr else 0.45 + 0.045 * min(longest, 40)
-    left = 0.95 if is_lr else max(0.95, 0.062 * min(longest, 40))
+    below = 0.75 if is_log else 0.45 + 0.045 * min(longest, 40)
+    left = 0.95 if is_log else max(0.95, 0.062 * min(longest, 40))
     handles = _cell_handles(cells)
     handles += [
         Line2D(
@@ -440,8 +442,10 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
         for k, (task, T) in enumerate(contexts)
     ]
     handles.append(Line2D([], [], label="chance", **CHANCE_STYLE))
-    if is_lr:
-        handles.append(Line2D([], [], color="0.3", marker="*", ms=11, ls="", mec="k", label="best lr"))
+    if best:
+        handles.append(
+            Line2D([], [], color="0.3", marker="*", ms=11, ls="", mec="k", label=f"best {a.factor.name}")
+        )
     fig, axes = _new(
         1,
         len(cells),
@@ -455,7 +459,7 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
     )
     for c, cell in enumerate(cells):
         ax = axes[0, c]
-        d_cell = s[s["cell"] == cell]
+        d_cell = s[s[CELL] == cell]
         ax.axhline(1.0, **CHANCE_STYLE)
         ax.set_title(cell_name(cell))
         # Categorical arms: the standard arm first, then by name (the stats are sorted that way).
@@ -466,11 +470,11 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
         )
         pos = {arm: i for i, arm in enumerate(order)}
         for k, (task, T) in enumerate(contexts):
-            d = d_cell[(d_cell["task_label"] == task) & (d_cell["seq_len"] == T)]
+            d = d_cell[(d_cell["task_label"] == task) & (d_cell[LEN] == T)]
             if d.empty:
                 continue
             off = k - (len(contexts) - 1) / 2
-            if is_lr:
+            if is_log:
                 d = d.sort_values("arm_x")
                 x = d["arm_x"].to_numpy(dtype=float) * 10 ** (0.02 * off)
             else:
@@ -488,7 +492,7 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
                 capsize=2,
                 elinewidth=1.0,
             )
-            if is_lr and d["ratio_mean"].notna().any():
+            if best and d["ratio_mean"].notna().any():
                 i = int(np.nanargmin(d["ratio_mean"].to_numpy(dtype=float)))
                 ax.plot(
                     [x[i]],
@@ -500,9 +504,9 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
                     ls="",
                     zorder=4,
                 )
-        if is_lr:
+        if is_log:
             ax.set_xscale("log")
-            ax.set_xlabel("learning rate (dotted: standard)")
+            ax.set_xlabel(f"{a.factor.title.lower()} (dotted: standard)")
             std = d_cell.loc[d_cell["standard"], "arm_x"].unique()
             for v in std:
                 ax.axvline(v, color="0.6", ls=":", lw=1.0)
