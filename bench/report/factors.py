@@ -23,7 +23,7 @@ class Factor:
     name: str  # short name: table column, figure file name (ablation_<name>.png)
     title: str
     fields: tuple[str, ...]  # the spec columns whose values make the arms
-    label: Label | None = None  # runs -> arm label per run; None: the fields' values joined by " / "
+    label: Label | None = None  # runs -> arm label per run; None: the fields' values, " / " between
     axis: str = "category"  # "category": one tick per arm; "log": arms at fields[0]'s value, log scale
     preset: str | None = None  # the sweep preset that runs this ablation
     standard: tuple[str, ...] | None = None  # arm labels that are standard; None: the main comparison's arm
@@ -33,10 +33,17 @@ class Factor:
         """A readable label of each run's arm."""
         if self.label is not None:
             return self.label(runs).astype(object)
-        out = text(runs[self.fields[0]])
+        out = _values(runs[self.fields[0]])
         for f in self.fields[1:]:
-            out = out + " / " + text(runs[f])
+            out = out + " / " + _values(runs[f])
         return out
+
+
+def _values(col: pd.Series) -> pd.Series:
+    """A column's values as labels: numbers as the report writes them (16, 0.001), the rest as text."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.map(num).astype(object)
+    return text(col)
 
 
 def _init_label(runs: pd.DataFrame) -> pd.Series:
