@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 
 from bench.report import build_report, main
-from bench.report.data import ALIASES
+from bench.report.analysis import analyse
+from bench.report.doc import to_markdown
+from bench.report.factors import FACTORS, Factor
+from bench.report.sections import SECTIONS, gradients, render
+from bench.results import load_results
 from bench.schema import RUN_COLUMNS, SCHEMA_VERSION
 from bench.spec import TASK_SPECS, CellSpec, RunSpec, TrainSpec
 from bench.store import begin_run, finish_run, run_dir
-
-LONG = {short: long for long, short in ALIASES.items()}  # the report's short names -> runs columns
 
 CHANCE = {  # task -> (chance loss at T, chance accuracy)
     "copy": (lambda T: 10 * math.log(8) / (T + 20), 1 / 8),
@@ -55,6 +57,7 @@ def write_run(
     drop: tuple[str, ...] = (),
     profile_steps: tuple[int, ...] = (0, STEPS),
     ms: float | None = None,
+    batch_size: int = 16,
     **overrides: object,
 ) -> str:
     """One plausible run: row, curves and gradient profile (with exact zeros for the RNN at init)."""
@@ -63,7 +66,7 @@ def write_run(
     spec = RunSpec(
         TASK_SPECS[task](seq_len=seq_len),
         CellSpec(cell, impl, variant, hidden_size=32, forget_bias=fb),
-        TrainSpec(lr=lr, batch_size=16, steps=STEPS),
+        TrainSpec(lr=lr, batch_size=batch_size, steps=STEPS),
         seed=seed,
     )
     rid = spec.run_id
@@ -108,7 +111,6 @@ def write_run(
         "config_json": json.dumps(spec.identity(), sort_keys=True),
     }
     row.update(overrides)  # any other run column, e.g. final_loss=...
-    drop = tuple(LONG.get(c, c) for c in drop)
     runs = pd.DataFrame([{c: row.get(c) for c in RUN_COLUMNS if c not in drop}])
     steps = np.arange(0, STEPS + 1, 25)
     frac = steps / STEPS
@@ -355,7 +357,8 @@ def test_older_schema_without_some_columns(tmp_path):
     root = tmp_path / "results"
     make_results(root, tasks=("copy",), seeds=(0, 1))
     # An older schema: no cost, memory or init columns, written beside the new runs.
-    old = ("ms_per_step", "elements_per_s", "peak_mem_mb", "recurrent_init", "task_variant", "impl", "solved")
+    old = ("ms_per_step", "elements_per_s", "peak_mem_mb", "cell.recurrent_init", "task_variant",
+           "cell.impl", "solved")  # fmt: skip
     for seed in (5, 6):
         write_run(root, task="copy", seq_len=20, cell="gru", seed=seed, solved=True, drop=old)
     res = build_report(root, tmp_path / "mixed", figures=False)
@@ -495,3 +498,51 @@ def test_ablations_literature_and_microbench(tmp_path):
     assert "chrono loss/chance" in md
     assert md.count("not in these results") >= 6  # the TCN rows (adding 600, copy 1000) and H&S
     assert "| step | LSTM | fused | forward |" in md and "0.004" in md
+
+
+def test_section_numbers_follow_position(tmp_path):
+    root = tmp_path / "results"
+    make_results(root, tasks=("copy",), seeds=(0, 1), lengths=(10,))
+    without = tuple(s for s in SECTIONS if s[1] is not gradients)
+    build_report(root, tmp_path / "report", figures=False, section_list=without)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "Gradient profiles" not in md
+    assert "## 3. Learning curves" in md and "## 5. Ablations" in md and "## 7. Reading" in md
+    assert "main comparison (sections 1-3, 6, 7)" in md  # the intro's references follow too
+    assert "the ablation tables of section 5" in md
+    swapped = (SECTIONS[1], SECTIONS[0], *SECTIONS[2:])
+    build_report(root, tmp_path / "swapped", figures=False, section_list=swapped)
+    md = (tmp_path / "swapped" / "report.md").read_text()
+    assert "## 1. Accuracy and loss against sequence length" in md and "## 2. Summary" in md
+
+
+def test_a_factor_is_data(tmp_path):
+    root = tmp_path / "results"
+    for seed in (0, 1):
+        for cell in ("lstm", "gru"):
+            write_run(root, task="copy", seq_len=30, cell=cell, seed=seed, solved=True)
+            write_run(root, task="copy", seq_len=30, cell=cell, seed=seed, solved=False, batch_size=64,
+                      sweep="batch", profile_steps=())  # fmt: skip
+    batch = Factor("batch", "Batch size", ("train.batch_size",), preset="batch")
+    a = analyse(load_results(root), factors=(*FACTORS, batch))
+    assert list(a.ablations) == ["batch"]
+    blocks, notes, _ = render(a, tmp_path, draw=False)
+    md = to_markdown(blocks)
+    assert "### Batch size" in md and "| batch |" in md
+    assert "| copy | 30 | LSTM | 16 (standard) | 2/2 |" in md and "| copy | 30 | LSTM | 64 | 0/2 |" in md
+    assert "(lstm_variants, init, clip, lr, budget, batch)" in md
+    assert not [n for n in notes if "could not be built" in n], notes
+
+
+def test_cost_never_pools_thread_counts(tmp_path):
+    root = tmp_path / "results"
+    for seed, threads, ms in ((0, 1, 10.0), (1, 1, 12.0), (2, 4, 3.0), (3, 4, 5.0)):
+        for cell in ("lstm", "gru"):
+            write_run(
+                root, task="recall", seq_len=10, cell=cell, seed=seed, solved=True, threads=threads, ms=ms
+            )
+    cost = analyse(load_results(root)).cost
+    lstm = cost[cost["cell.name"] == "lstm"].set_index("threads")
+    assert sorted(lstm.index) == [1, 4] and list(lstm["n"]) == [2, 2]
+    assert lstm.loc[1, "ms_per_step"] == 11.0 and lstm.loc[4, "ms_per_step"] == 4.0
+    assert (cost["vs_lstm"] == 1.0).all()  # each GRU row against the LSTM of its own thread count

@@ -351,10 +351,10 @@ def test_runs_that_compute_different_things_are_never_pooled(tmp_path):
         execute(spec_for(*base, *extra, results_dir=tmp_path), progress=False)
     res = load_results(tmp_path)
     assert len(res.runs) == 4 and res.runs.config_id.nunique() == 4
-    main = prepare(res, tmp_path).main
+    main = prepare(res).main
     assert len(main) == 1
     # seeds of one configuration share config_id
     execute(spec_for(*base, "seed=1", results_dir=tmp_path), progress=False)
     runs = load_results(tmp_path).runs
     assert runs.config_id.nunique() == 4 and len(runs) == 5
-    assert len(prepare(load_results(tmp_path), tmp_path).main) == 2
+    assert len(prepare(load_results(tmp_path)).main) == 2

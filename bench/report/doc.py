@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 MISSING = "–"
+NA = "n/a"  # a missing text value in the runs table
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ class Figure:
 
 
 Block = Heading | Para | Bullets | Table | Figure
+
+
+def is_missing(v: object) -> bool:
+    return v is None or (not isinstance(v, (list, tuple, dict)) and bool(pd.isna(v)))
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Values as strings, missing as 'n/a' (stable across pandas string dtypes)."""
+    return pd.Series([NA if is_missing(v) else str(v) for v in s], index=s.index, dtype=object)
 
 
 def num(x: object, digits: int = 3) -> str:

@@ -1,212 +1,26 @@
-"""Published numbers and claims to stand beside ours, as data with citations, and the section that
-matches them to these results (on task + seq_len, and the task variant where the paper's form differs).
-
-The numbers are copied from the papers (via the project's reference notes) so the report never reads
-anything outside the project at run time.
-"""
+"""The literature section: the published numbers and claims of papers.py matched to these results (on
+task + seq_len, and the task variant where the paper's form differs)."""
 
 from __future__ import annotations
-
-import math
-from dataclasses import dataclass
 
 import pandas as pd
 
 from bench.report.ablations import Ablation, clearly
-from bench.report.data import CELL_ORDER, KEYS, cell_name, sort_frame
+from bench.report.data import CELL, CELL_ORDER, KEYS, TASK, cell_name, sort_frame
+from bench.report.data import T as LEN
 from bench.report.doc import MISSING, Block, Heading, Para, Table, ci, integer, num, table
+from bench.report.papers import (
+    ADDING_BASELINE,
+    ARJOVSKY,
+    CLAIMS,
+    HOCHREITER_TABLE7,
+    PAPERS,
+    TCN_TABLE1,
+    copy_baseline,
+)
 from bench.report.tables import VERDICT_TEXT
 
 NOT_HERE = "not in these results"
-
-
-@dataclass(frozen=True)
-class Paper:
-    key: str
-    authors: str
-    year: int
-    title: str
-    venue: str
-
-    @property
-    def cite(self) -> str:
-        names = [a.strip() for a in self.authors.split(",")]
-        first = (
-            names[0]
-            if len(names) == 1
-            else f"{names[0]} & {names[1]}"
-            if len(names) == 2
-            else f"{names[0]} et al."
-        )
-        return f"{first} {self.year}"
-
-    @property
-    def reference(self) -> str:
-        return f"{self.authors} ({self.year}). *{self.title}*. {self.venue}."
-
-
-PAPERS = {
-    p.key: p
-    for p in (
-        Paper(
-            "bai2018",
-            "Bai, Kolter, Koltun",
-            2018,
-            "An Empirical Evaluation of Generic Convolutional and Recurrent Networks for Sequence Modeling",
-            "arXiv:1803.01271",
-        ),
-        Paper(
-            "arjovsky2016",
-            "Arjovsky, Shah, Bengio",
-            2016,
-            "Unitary Evolution Recurrent Neural Networks",
-            "ICML 2016",
-        ),
-        Paper(
-            "hochreiter1997",
-            "Hochreiter, Schmidhuber",
-            1997,
-            "Long Short-Term Memory",
-            "Neural Computation 9(8)",
-        ),
-        Paper(
-            "tallec2018", "Tallec, Ollivier", 2018, "Can Recurrent Neural Networks Warp Time?", "ICLR 2018"
-        ),
-        Paper(
-            "greff2017",
-            "Greff, Srivastava, Koutník, Steunebrink, Schmidhuber",
-            2017,
-            "LSTM: A Search Space Odyssey",
-            "IEEE Transactions on Neural Networks and Learning Systems 28(10)",
-        ),
-        Paper(
-            "jozefowicz2015",
-            "Jozefowicz, Zaremba, Sutskever",
-            2015,
-            "An Empirical Exploration of Recurrent Network Architectures",
-            "ICML 2015",
-        ),
-        Paper(
-            "bengio1994",
-            "Bengio, Simard, Frasconi",
-            1994,
-            "Learning Long-Term Dependencies with Gradient Descent is Difficult",
-            "IEEE Transactions on Neural Networks 5(2)",
-        ),
-        Paper(
-            "pascanu2013",
-            "Pascanu, Mikolov, Bengio",
-            2013,
-            "On the Difficulty of Training Recurrent Neural Networks",
-            "ICML 2013",
-        ),
-        Paper(
-            "le2015",
-            "Le, Jaitly, Hinton",
-            2015,
-            "A Simple Way to Initialize Recurrent Networks of Rectified Linear Units",
-            "arXiv:1504.00941",
-        ),
-    )
-}
-
-
-def copy_baseline(T: float) -> float:
-    """Memoryless cross-entropy on copy memory (Arjovsky et al. 2016): 10 ln 8 / (T + 20)."""
-    return 10 * math.log(8) / (T + 20)
-
-
-ADDING_BASELINE = 1 / 6  # always predicting 1: MSE of the sum of two U[0,1] values
-
-
-@dataclass(frozen=True)
-class Published:
-    paper: str
-    task: str
-    seq_len: int
-    cell: str
-    metric: str
-    value: float
-    baseline: float
-    setup: str
-
-
-# Bai et al. 2018, Table 1: recurrent baselines tuned by grid search at matched size.
-TCN_TABLE1 = (
-    Published(
-        "bai2018", "adding", 600, "rnn", "MSE", 0.177, ADDING_BASELINE, "~70K params; markers anywhere"
-    ),
-    Published(
-        "bai2018", "adding", 600, "lstm", "MSE", 0.164, ADDING_BASELINE, "~70K params; markers anywhere"
-    ),
-    Published(
-        "bai2018", "adding", 600, "gru", "MSE", 5.3e-5, ADDING_BASELINE, "~70K params; markers anywhere"
-    ),
-    Published("bai2018", "copy", 1000, "rnn", "CE", 0.0202, 0.0204, "~16K params; digit as one float input"),
-    Published("bai2018", "copy", 1000, "lstm", "CE", 0.0204, 0.0204, "~16K params; digit as one float input"),
-    Published("bai2018", "copy", 1000, "gru", "CE", 0.0197, 0.0204, "~16K params; digit as one float input"),
-)
-
-
-@dataclass(frozen=True)
-class Expectation:
-    paper: str
-    task: str
-    seq_len: int
-    cell: str
-    beats: bool | None  # expected to beat the memoryless baseline; None = the paper says something else
-    text: str
-
-
-def _arjovsky() -> tuple[Expectation, ...]:
-    out = []
-    # Copy, T = 100, 200, 300, 500 (~6.5K params): LSTM beats the baseline only at T=100; tanh RNN sits on it.
-    for T in (100, 200, 300, 500):
-        out.append(Expectation("arjovsky2016", "copy", T, "rnn", False, "sits on the memoryless baseline"))
-        out.append(
-            Expectation(
-                "arjovsky2016",
-                "copy",
-                T,
-                "lstm",
-                T == 100,
-                "beats the baseline" if T == 100 else "does not beat the baseline (only T=100 does)",
-            )
-        )
-    # Adding, T = 100, 200, 400, 750 (128 units): tanh RNN never beats 0.167; LSTM does up to T=400.
-    for T in (100, 200, 400, 750):
-        out.append(Expectation("arjovsky2016", "adding", T, "rnn", False, "never beats 0.167"))
-        out.append(
-            Expectation(
-                "arjovsky2016",
-                "adding",
-                T,
-                "lstm",
-                True if T <= 400 else None,
-                "beats 0.167" if T <= 400 else "beats 0.167 only slightly, far from 0",
-            )
-        )
-    return tuple(out)
-
-
-ARJOVSKY = _arjovsky()
-
-# Hochreiter & Schmidhuber 1997, Table 7: training sequences the LSTM (93 weights) needed to solve the adding
-# problem in their form (values in [-1, 1], target 0.5 + (X1 + X2) / 4, correct when |error| < 0.04).
-HOCHREITER_TABLE7 = {100: 74_000, 500: 209_000, 1000: 853_000}
-
-CLAIMS = {
-    "tallec2018": "Chrono initialisation (forget bias b_f ~ log U[1, T_max - 1], input bias -b_f, "
-    "T_max = 3T/2 "
-    "on copy) lets an LSTM beat the copy baseline, and converges several times faster on adding "
-    "at T=750.",
-    "greff2017": "No LSTM variant beats the vanilla LSTM; removing the forget gate (NFG) or the output "
-    "activation (NOAF) hurts most; coupling input and forget gates (CIFG) and removing peepholes "
-    "(NP) cost little. (Their vanilla LSTM has peepholes: this project's 'vanilla' has none, i.e. "
-    "is their NP, and 'peephole' is their vanilla. Their tasks were speech, handwriting and music, "
-    "not these.)",
-    "jozefowicz2015": "A forget-gate bias of 1 closes most of the gap between LSTM and GRU.",
-}
 
 
 def _is_hs(variant: str) -> bool:
@@ -214,7 +28,7 @@ def _is_hs(variant: str) -> bool:
 
 
 def _ours_loss(s: pd.DataFrame, task: str, T: int, cell: str, hs: bool = False) -> pd.DataFrame:
-    m = (s["task"] == task) & (s["seq_len"] == T) & (s["cell"] == cell)
+    m = (s[TASK] == task) & (s[LEN] == T) & (s[CELL] == cell)
     return s[m & (s["task_variant"].map(_is_hs) == hs)]
 
 
@@ -296,18 +110,18 @@ def arjovsky_table(s: pd.DataFrame) -> Table:
 
 def hochreiter_table(main: pd.DataFrame) -> Table:
     """Hochreiter & Schmidhuber 1997 Table 7 beside our training sequences to solve."""
-    m = main[(main["task"] == "adding") & main["task_variant"].map(_is_hs) & (main["status"] != "failed")]
-    m = m.assign(seqs=m["steps_to_solve"] * m["batch_size"])
+    m = main[(main[TASK] == "adding") & main["task_variant"].map(_is_hs) & (main["status"] != "failed")]
+    m = m.assign(seqs=m["steps_to_solve"] * m["train.batch_size"])
     rows = []
     for T, published in HOCHREITER_TABLE7.items():
-        d = m[m["seq_len"] == T]
+        d = m[m[LEN] == T]
         if d.empty:
             rows.append([integer(T), integer(published), MISSING, NOT_HERE, MISSING])
             continue
         for cell in sorted(
-            d["cell"].unique(), key=lambda c: (CELL_ORDER.index(c) if c in CELL_ORDER else 9, c)
+            d[CELL].unique(), key=lambda c: (CELL_ORDER.index(c) if c in CELL_ORDER else 9, c)
         ):
-            e = d[d["cell"] == cell]
+            e = d[d[CELL] == cell]
             solved = e[e["solved"]]
             med = solved["seqs"].median() if len(solved) else float("nan")
             ratio = num(med / published) if len(solved) else MISSING
@@ -339,7 +153,7 @@ def hochreiter_table(main: pd.DataFrame) -> Table:
 def _arm_stats(a: Ablation | None, cell: str) -> pd.DataFrame:
     if a is None:
         return pd.DataFrame()
-    return a.stats[a.stats["cell"] == cell]
+    return a.stats[a.stats[CELL] == cell]
 
 
 def _arm_list(rows: pd.DataFrame) -> str:
@@ -352,7 +166,7 @@ def _claims_rows(s: pd.DataFrame, abl: dict[str, Ablation]) -> list[list[str]]:
     init = _arm_stats(abl.get("init"), "lstm")
     ours = []
     if len(init):
-        for (label, T), g in init.groupby(["task_label", "seq_len"], sort=True):
+        for (label, T), g in init.groupby(["task_label", LEN], sort=True):
             chrono = g[g["arm"].str.contains("chrono")]
             std = g[g["standard"]]
             if chrono.empty or std.empty:
@@ -372,7 +186,7 @@ def _claims_rows(s: pd.DataFrame, abl: dict[str, Ablation]) -> list[list[str]]:
     var = _arm_stats(abl.get("variant"), "lstm")
     ours = []
     if len(var):
-        for (label, T), g in var.groupby(["task_label", "seq_len"], sort=True):
+        for (label, T), g in var.groupby(["task_label", LEN], sort=True):
             van = g[g["arm"] == "vanilla"]
             if van.empty or len(g) < 2:
                 continue
@@ -388,10 +202,10 @@ def _claims_rows(s: pd.DataFrame, abl: dict[str, Ablation]) -> list[list[str]]:
     # Jozefowicz et al.: LSTM with forget bias 1 vs 0, against the GRU of the main comparison.
     ours = []
     if len(init):
-        for (label, T), g in init.groupby(["task_label", "seq_len"], sort=True):
+        for (label, T), g in init.groupby(["task_label", LEN], sort=True):
             b1 = g[g["arm"].str.startswith("b_f 1")]
             b0 = g[g["arm"].str.startswith("b_f 0")]
-            gru = s[(s["task_label"] == label) & (s["seq_len"] == T) & (s["cell"] == "gru")]
+            gru = s[(s["task_label"] == label) & (s[LEN] == T) & (s[CELL] == "gru")]
             if b1.empty or b0.empty or gru.empty:
                 continue
             ours.append(
@@ -404,9 +218,12 @@ def _claims_rows(s: pd.DataFrame, abl: dict[str, Ablation]) -> list[list[str]]:
     return rows
 
 
-def section(summary: pd.DataFrame, main: pd.DataFrame, abl: dict[str, Ablation]) -> list[Block]:
-    """Section 7: published numbers and claims beside ours."""
-    s = sort_frame(summary) if len(summary) else pd.DataFrame(columns=[*KEYS, "task", "task_variant"])
+def section(
+    summary: pd.DataFrame, main: pd.DataFrame, abl: dict[str, Ablation], ablation_section: str
+) -> list[Block]:
+    """The literature section: published numbers and claims beside ours; `ablation_section` names the
+    ablations section ("section 6")."""
+    s = sort_frame(summary) if len(summary) else pd.DataFrame(columns=[*KEYS, TASK, "task_variant"])
     out: list[Block] = [
         Para(
             "Where these results contain a setup a paper measured (same task and length; for Hochreiter & "
@@ -422,13 +239,8 @@ def section(summary: pd.DataFrame, main: pd.DataFrame, abl: dict[str, Ablation])
         Heading("Claims from ablation studies", 3),
         table(
             pd.DataFrame(_claims_rows(s, abl), columns=["Paper", "Published claim", "Ours"]),
-            "Ours: from the ablation tables of section 6 (LSTM rows), matched on the factor; loss / chance "
-            "means; clearly = 95% intervals apart.",
+            f"Ours: from the ablation tables of {ablation_section} (LSTM rows), matched on the factor; "
+            "loss / chance means; clearly = 95% intervals apart.",
         ),
     ]
     return out
-
-
-def references() -> list[str]:
-    """Every paper cited in the report, sorted by first author."""
-    return [p.reference for p in sorted(PAPERS.values(), key=lambda p: (p.authors, p.year))]

@@ -1,12 +1,15 @@
-"""Section 8: a short plain-language reading generated from the report's tables (no hand-written numbers)."""
+"""The reading section: a short plain-language reading generated from the report's tables (no
+hand-written numbers)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from bench.report.ablations import Ablation, best_lr, clearly
-from bench.report.data import cell_name, sort_frame
+from bench.report.ablations import Ablation, best_arms, clearly
+from bench.report.data import CELL, IMPL, cell_name, sort_frame
+from bench.report.data import T as LEN
 from bench.report.doc import integer, num, ratio
+from bench.report.outcomes import COST_APART
 from bench.report.profiles import FALLOFF
 
 MAX_PER_FACTOR = 3
@@ -24,7 +27,7 @@ def _verb(n: int, one: str, many: str) -> str:
 def length_sentence(rows: pd.DataFrame) -> str:
     """How each cell does against chance at one task and length, e.g. 'At T=200 on adding, LSTM and GRU beat
     chance (loss 0.05 and 0.02 of chance) while RNN stays near chance (0.99 of chance).'"""
-    task, T = rows["task_label"].iloc[0], integer(rows["seq_len"].iloc[0])
+    task, T = rows["task_label"].iloc[0], integer(rows[LEN].iloc[0])
     parts = []
     for verdict, one, many, tail in (
         ("beats", "beats chance", "beat chance", ""),
@@ -41,7 +44,7 @@ def length_sentence(rows: pd.DataFrame) -> str:
         g = rows[rows["verdict"] == verdict]
         if g.empty:
             continue
-        who = names([cell_name(c) for c in g["cell"]])
+        who = names([cell_name(c) for c in g[CELL]])
         if tail is None:
             parts.append(f"{who} {_verb(len(g), one, many)}")
             continue
@@ -58,11 +61,11 @@ def length_sentence(rows: pd.DataFrame) -> str:
 def task_sentence(rows: pd.DataFrame) -> str:
     """Up to which length each cell beats chance on one task."""
     task = rows["task_label"].iloc[0]
-    lengths = sorted(rows["seq_len"].unique())
+    lengths = sorted(rows[LEN].unique())
     parts = []
-    for cell, g in rows.groupby("cell", sort=False):
-        ran = sorted(g["seq_len"])
-        won = sorted(g.loc[g["verdict"] == "beats", "seq_len"])
+    for cell, g in rows.groupby(CELL, sort=False):
+        ran = sorted(g[LEN])
+        won = sorted(g.loc[g["verdict"] == "beats", LEN])
         if not won:
             where = "at no length"
         elif won == ran:
@@ -102,11 +105,11 @@ def gradient_sentences(fall: pd.DataFrame) -> list[str]:
             p = t[t["phase"] == phase]
             if p.empty:
                 continue
-            T = p["seq_len"].max()
-            p = p[p["seq_len"] == T]
+            T = p[LEN].max()
+            p = p[p[LEN] == T]
             said: dict[str, list[str]] = {}  # same finding -> the cells it holds for
             cell_state = []
-            for cell, q in p.groupby("cell", sort=False):
+            for cell, q in p.groupby(CELL, sort=False):
                 h, c = q[q["state"] == "h"], q[q["state"] == "c"]
                 if len(h):
                     said.setdefault(_falloff_text(h.iloc[0]), []).append(cell_name(cell))
@@ -128,31 +131,43 @@ def _device(runs: pd.DataFrame) -> str:
     return where + (f" ({threads[0]} threads)" if len(threads) == 1 else "")
 
 
+def _same_setting(df: pd.DataFrame, device: str, threads: float) -> pd.Series:
+    same_threads = df["threads"].isna() if pd.isna(threads) else df["threads"] == threads
+    return (df["device"] == device) & same_threads
+
+
+def _one_setting(cost: pd.DataFrame) -> tuple[str, float]:
+    """The device and thread count with the most runs in the cost table (medians never mix them)."""
+    n = cost.groupby(list(COST_APART), dropna=False, sort=True)["n"].sum()
+    return n.index[int(n.to_numpy().argmax())]
+
+
 def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
     """Time per step relative to the LSTM at the longest length where the LSTM and another cell ran; and
-    the explicit implementation against the fused one at the longest length where both ran."""
+    the explicit implementation against the fused one at the longest length where both ran (both on the
+    device and thread count with the most runs)."""
     out: list[str] = []
     if cost.empty:
         return out
-    impl = "fused" if (cost["impl"] == "fused").any() else sorted(cost["impl"])[0]
-    c = cost[(cost["impl"] == impl) & cost["vs_lstm"].notna()]
-    groups = c.groupby(["task_label", "seq_len"], sort=False)["cell"].nunique()
+    device, threads = _one_setting(cost)
+    cost = cost[_same_setting(cost, device, threads)]
+    impl = "fused" if (cost[IMPL] == "fused").any() else sorted(cost[IMPL])[0]
+    c = cost[(cost[IMPL] == impl) & cost["vs_lstm"].notna()]
+    groups = c.groupby(["task_label", LEN], sort=False)[CELL].nunique()
     groups = groups[groups > 1]
     if len(groups):
         task, T = max(groups.index, key=lambda k: k[1])  # the first task in report order among the longest
-        g = c[(c["task_label"] == task) & (c["seq_len"] == T) & (c["cell"] != "lstm")]
-        where = runs[(runs["task_label"] == task) & (runs["seq_len"] == T)]
-        parts = [f"{cell_name(r.cell)} takes {num(r.vs_lstm, 2)}x" for r in g.itertuples()]
+        g = c[(c["task_label"] == task) & (c[LEN] == T) & (c[CELL] != "lstm")]
+        here = (runs["task_label"] == task) & (runs[LEN] == T) & _same_setting(runs, device, threads)
+        parts = [f"{cell_name(r[CELL])} takes {num(r['vs_lstm'], 2)}x" for _, r in g.iterrows()]
+        kernels = sorted({k for k in g["kernel"] if k and k != impl} | {k for k in c["kernel"] if k != impl})
+        how = f"{impl} implementation" + (f", run by {', '.join(kernels)}" if kernels else "")
         out.append(
-            f"Time per training step at T={integer(T)} on {task} ({impl} implementation, median over seeds, "
-            f"on {_device(where)}): {names(parts)} the LSTM's."
+            f"Time per training step at T={integer(T)} on {task} ({how}, median over seeds, "
+            f"on {_device(runs[here])}): {names(parts)} the LSTM's."
         )
     both = cost.pivot_table(
-        index=["task_label", "seq_len", "cell"],
-        columns="impl",
-        values="ms_per_step",
-        aggfunc="first",
-        sort=False,
+        index=["task_label", LEN, CELL], columns=IMPL, values="ms_per_step", aggfunc="first", sort=False
     )
     if {"fused", "explicit"} <= set(both.columns):
         r = (both["explicit"] / both["fused"]).dropna()
@@ -162,7 +177,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
             r = r[[k == task and t == T for k, t, _ in r.index]]
             parts = [f"{num(v, 2)}x for {cell_name(cell)}" for (_, _, cell), v in r.items()]
             out.append(
-                f"At T={integer(T)} on {task}, the explicit (per-step loop) implementation's time per step "
+                f"At T={integer(T)} on {task}, the explicit implementation's time per step "
                 f"is {names(parts)} the fused one's."
             )
     return out
@@ -175,45 +190,57 @@ def _arms(rows: pd.DataFrame, most: int = 4) -> str:
     return names(items)
 
 
-def ablation_sentences(abl: dict[str, Ablation]) -> list[str]:
-    """Per ablation factor: the arms clearly better or worse than the standard arm (95% intervals of final
-    loss / chance apart) in the first few groups that have any; the best learning rate at the longest length
-    the learning-rate sweep ran per task."""
+def best_arm_sentences(a: Ablation) -> list[str]:
+    """The best arm at the longest length the factor ran per task."""
+    b = best_arms(a)
+    b = b[b[LEN] == b["task_label"].map(b.groupby("task_label")[LEN].max())]
     out = []
-    if "lr" in abl:
-        b = best_lr(abl["lr"])
-        b = b[b["seq_len"] == b["task_label"].map(b.groupby("task_label")["seq_len"].max())]
-        for (task, T), g in b.groupby(["task_label", "seq_len"], sort=False):
-            parts = [
-                f"{cell_name(r.cell)} {r.arm} ({ratio(r.ratio_mean)} of chance"
-                + (f", tied with {r.tied})" if r.tied else ")")
-                for r in g.itertuples()
-            ]
-            out.append(
-                f"Best learning rate by mean final loss / chance on {task} at T={integer(T)}: {names(parts)}."
-            )
-    for key, a in abl.items():
-        if key == "lr":
+    for (task, T), g in b.groupby(["task_label", LEN], sort=False):
+        parts = [
+            f"{cell_name(r[CELL])} {r['arm']} ({ratio(r['ratio_mean'])} of chance"
+            + (f", tied with {r['tied']})" if r["tied"] else ")")
+            for _, r in g.iterrows()
+        ]
+        out.append(
+            f"Best {a.factor.title.lower()} by mean final loss / chance on {task} at T={integer(T)}: "
+            f"{names(parts)}."
+        )
+    return out
+
+
+def _clear_groups(a: Ablation) -> tuple[list[str], int]:
+    """Per group: the arms clearly better / worse than the standard arm; and the groups with none."""
+    s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
+    clear, quiet = [], 0
+    for (task, T, cell), g in s.groupby(["task_label", LEN, CELL], sort=False):
+        std = g[g["standard"]]
+        if std.empty or len(g) < 2:
             continue
-        s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
-        clear, quiet = [], 0
-        for (task, T, cell), g in s.groupby(["task_label", "seq_len", "cell"], sort=False):
-            std = g[g["standard"]]
-            if std.empty or len(g) < 2:
-                continue
-            st = std.iloc[0]
-            others = g[~g["standard"]]
-            side = others.apply(lambda r, st=st: clearly(r, st), axis=1)
-            better, worse = others[side == -1], others[side == 1].iloc[::-1]
-            if better.empty and worse.empty:
-                quiet += 1
-                continue
-            text = f"on {task} at T={integer(T)}, {cell_name(cell)} (standard {st['arm']}: "
-            text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
-            if len(worse):
-                text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "
-                text += f"worse with {_arms(worse)}"
-            clear.append(text)
+        st = std.iloc[0]
+        others = g[~g["standard"]]
+        side = others.apply(lambda r, st=st: clearly(r, st), axis=1)
+        better, worse = others[side == -1], others[side == 1].iloc[::-1]
+        if better.empty and worse.empty:
+            quiet += 1
+            continue
+        text = f"on {task} at T={integer(T)}, {cell_name(cell)} (standard {st['arm']}: "
+        text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
+        if len(worse):
+            text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "
+            text += f"worse with {_arms(worse)}"
+        clear.append(text)
+    return clear, quiet
+
+
+def ablation_sentences(abl: dict[str, Ablation]) -> list[str]:
+    """Per ablation factor: for factors that name a best arm, the best arm at the longest length per task
+    (first); for the others, the arms clearly better or worse than the standard arm (95% intervals of final
+    loss / chance apart) in the first few groups that have any."""
+    out = [line for a in abl.values() if a.factor.best for line in best_arm_sentences(a)]
+    for a in abl.values():
+        if a.factor.best:
+            continue
+        clear, quiet = _clear_groups(a)
         title = a.factor.title
         if not clear:
             out.append(
@@ -241,5 +268,5 @@ def sentences(
     out = []
     for _, t in summary.groupby("task_label", sort=False):
         out.append(task_sentence(t))
-        out.append(length_sentence(t[t["seq_len"] == t["seq_len"].max()]))
+        out.append(length_sentence(t[t[LEN] == t[LEN].max()]))
     return out + gradient_sentences(fall) + cost_sentences(cost, runs) + ablation_sentences(abl)

@@ -1,58 +1,73 @@
-"""Sections 1-6 of the report: each returns its blocks and appends what it skipped (and why) to `notes`."""
+"""The report's sections, each rendered from the Analysis: SECTIONS lists them once, in order, and
+`render` numbers them by position. A section returns its blocks and the notes on what it skipped (and
+why); it never writes into state that a later section reads."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from bench.report import figures, profiles, tables
-from bench.report.ablations import FACTORS, Ablation, ablation_table, best_lr, find
-from bench.report.data import Prepared, cell_name
-from bench.report.doc import Block, Bullets, Heading, Para, integer, num
+from bench.atomic import StorageError
+from bench.report import figures, literature, reading, tables
+from bench.report.ablations import best_arms
+from bench.report.analysis import Analysis
+from bench.report.data import CELL, TASK, cell_name, sort_frame
+from bench.report.doc import Block, Bullets, Heading, Para, integer
+from bench.report.profiles import NEEDED
 
 
-@dataclass
-class Context:
-    """What the sections share: prepared data, derived tables, where figures go, and the notes."""
+@dataclass(frozen=True)
+class Part:
+    blocks: list[Block]
+    notes: list[str] = field(default_factory=list)
 
-    p: Prepared
+
+@dataclass(frozen=True)
+class Out:
+    """What a section needs besides the analysis: where figures go, and the numbers of the sections."""
+
     figdir: Path
     draw: bool  # draw figures (off for fast text-only builds)
-    notes: list[str] = field(default_factory=list)
-    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    cost: pd.DataFrame = field(default_factory=pd.DataFrame)
-    fall: pd.DataFrame = field(default_factory=pd.DataFrame)
-    ablations: dict[str, Ablation] = field(default_factory=dict)
-    figures: list[Path] = field(default_factory=list)
+    numbers: Mapping[Callable, int]  # render function -> its section number
 
-    def skip(self, what: str, why: str) -> Para:
-        """Record a skipped item and return the sentence that says so in the report."""
-        self.notes.append(f"{what}: {why}")
-        return Para(f"*Skipped: {why}.*")
-
-    def figure(self, block: figures.Figure) -> figures.Figure:
-        self.figures.append(block.path)
-        return block
+    def ref(self, *fns: Callable) -> str:
+        """'section 6' / 'sections 1-4, 7, 8': the numbers of the sections rendered by `fns`."""
+        nums = sorted(self.numbers[f] for f in fns if f in self.numbers)
+        runs: list[list[int]] = []
+        for n in nums:
+            if runs and n == runs[-1][-1] + 1:
+                runs[-1].append(n)
+            else:
+                runs.append([n])
+        spans = [f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs]
+        return ("section " if len(nums) == 1 else "sections ") + ", ".join(spans) if nums else "no section"
 
 
-def summary(ctx: Context) -> list[Block]:
-    """Section 1: the summary table of the main comparison."""
-    out: list[Block] = [Heading("1. Summary")]
-    lacks = ctx.p.lacks("final_loss", "chance_loss")
+def skip(what: str, why: str, notes: list[str]) -> Para:
+    """Record a skipped item and return the sentence that says so in the report."""
+    notes.append(f"{what}: {why}")
+    return Para(f"*Skipped: {why}.*")
+
+
+def summary(a: Analysis, out: Out) -> Part:
+    """The summary table of the main comparison."""
+    blocks: list[Block] = []
+    notes: list[str] = []
+    lacks = a.prepared.lacks("final_loss", "chance_loss")
     if lacks:
-        out.append(
+        blocks.append(
             Para(f"*Loss statistics are incomplete: the results have no values for {', '.join(lacks)}.*")
         )
-        ctx.notes.append(
+        notes.append(
             f"summary: the results have no values for {', '.join(lacks)}; loss / chance and chance verdicts "
             "left out"
         )
-    ctx.summary = tables.summary(ctx.p.main)
-    if ctx.summary.empty:
-        return out + [ctx.skip("summary", "no runs in the main comparison")]
-    out.append(
+    if a.summary.empty:
+        return Part([*blocks, skip("summary", "no runs in the main comparison", notes)], notes)
+    blocks.append(
         Para(
             "One configuration per task, length and cell (the main comparison: standard variant, outside "
             "ablation presets, the most seeds). Final accuracy and loss are on held-out data at the end of "
@@ -60,24 +75,20 @@ def summary(ctx: Context) -> list[Block]:
             + tables.BEATS_DEFINITION
         )
     )
-    out.append(tables.summary_table(ctx.summary))
-    return out
+    return Part([*blocks, tables.summary_table(a.summary)], notes)
 
 
-def headline(ctx: Context) -> list[Block]:
-    """Section 2: accuracy and loss / chance against length."""
-    out: list[Block] = [Heading("2. Accuracy and loss against sequence length")]
-    if ctx.summary.empty:
-        return out + [ctx.skip("accuracy figure", "no summary to plot")]
-    if ctx.draw:
-        out.append(ctx.figure(figures.headline(ctx.summary, ctx.figdir)))
-    return out
+def headline(a: Analysis, out: Out) -> Part:
+    """Accuracy and loss / chance against length."""
+    notes: list[str] = []
+    if a.summary.empty:
+        return Part([skip("accuracy figure", "no summary to plot", notes)], notes)
+    return Part([figures.headline(a.summary, out.figdir)] if out.draw else [])
 
 
-def gradients(ctx: Context) -> list[Block]:
-    """Section 3: gradient profiles (figure) and where each falls off (table)."""
-    out: list[Block] = [
-        Heading("3. Gradient profiles"),
+def gradients(a: Analysis, out: Out) -> Part:
+    """Gradient profiles (figure) and where each falls off (table)."""
+    blocks: list[Block] = [
         Para(
             "The norm of the gradient of the loss at the scored position with respect to the hidden "
             "state h_t, against how many steps back t lies (Pascanu, Mikolov, Bengio 2013 log the same "
@@ -86,135 +97,206 @@ def gradients(ctx: Context) -> list[Block]:
             "layer."
         ),
     ]
-    p = ctx.p
-    missing = [c for c in profiles.NEEDED if c not in p.profile.columns]
+    notes: list[str] = []
+    missing = [c for c in NEEDED if c not in a.prepared.profile.columns]
+    med = a.profile_medians
     if missing:
-        return out + [ctx.skip("gradient profiles", f"the grad_profile table lacks {', '.join(missing)}")]
-    med = profiles.medians(p.main, p.profile)
+        why = f"the grad_profile table lacks {', '.join(missing)}"
+        return Part([*blocks, skip("gradient profiles", why, notes)], notes)
     if med.empty:
-        return out + [ctx.skip("gradient profiles", "no gradient profiles recorded for the main comparison")]
-    ctx.fall = profiles.falloff(med)
+        why = "no gradient profiles recorded for the main comparison"
+        return Part([*blocks, skip("gradient profiles", why, notes)], notes)
     if not (med["phase"] == "trained").any():
-        ctx.notes.append("gradient profiles: no profile after step 0, only initialisation shown")
-    if ctx.draw:
-        out.append(ctx.figure(figures.profiles(med, ctx.figdir)))
-    f = ctx.fall
-    rows = pd.DataFrame(
-        {
-            "Task": f["task_label"],
-            "T": f["seq_len"].map(integer),
-            "Cell": f["cell"].map(cell_name),
-            "When": f["phase"].map({"init": "initialisation", "trained": "end of training"}),
-            "State": f["state"],
-            "Norm at scored position": f["ref"].map(num),
-            f"Falls below {profiles.FALLOFF:.0e} of it at (steps back)": f["falls_at"].map(integer),
-            "Exactly 0 from (steps back)": f["zero_at"].map(integer),
-            "Farthest distance profiled": f["max_distance"].map(integer),
-        }
-    )
-    out.append(
-        tables.table(rows, "Where each median profile falls off. – : it does not within the steps profiled.")
-    )
-    return out
+        notes.append("gradient profiles: no profile after step 0, only initialisation shown")
+    if out.draw:
+        blocks.append(figures.profiles(med, out.figdir))
+    return Part([*blocks, tables.falloff_table(a.falloff)], notes)
 
 
-def curves(ctx: Context) -> list[Block]:
-    """Section 4: learning curves."""
-    out: list[Block] = [Heading("4. Learning curves")]
-    cm = tables.curve_medians(ctx.p.main, ctx.p.curves)
-    if cm.empty:
-        return out + [ctx.skip("learning curves", "no eval loss curves with a chance loss to scale them by")]
-    if ctx.draw:
-        out.append(ctx.figure(figures.learning_curves(cm, ctx.figdir)))
-    return out
+def curves(a: Analysis, out: Out) -> Part:
+    """Learning curves."""
+    notes: list[str] = []
+    if a.curve_medians.empty:
+        why = "no eval loss curves with a chance loss to scale them by"
+        return Part([skip("learning curves", why, notes)], notes)
+    return Part([figures.learning_curves(a.curve_medians, out.figdir)] if out.draw else [])
 
 
-def cost(ctx: Context) -> list[Block]:
-    """Section 5: time per step and throughput, parameter counts, micro-benchmarks."""
-    out: list[Block] = [Heading("5. Cost")]
-    p = ctx.p
-    lacks = p.lacks("ms_per_step", "elements_per_s")
+def _microbench(a: Analysis, notes: list[str]) -> Block:
+    if a.microbench is None:
+        return Para("*No micro-benchmark table (results_dir/microbench.parquet) in these results.*")
+    tbl, lacking = tables.microbench_table(a.microbench)
+    if tbl is None:
+        why = "microbench.parquet is empty or has none of the expected columns"
+        return skip("micro-benchmark table", why, notes)
+    if lacking:
+        notes.append(f"micro-benchmark table: columns absent, left out: {', '.join(lacking)}")
+    return tbl
+
+
+def cost(a: Analysis, out: Out) -> Part:
+    """Time per step and throughput, parameter counts, micro-benchmarks."""
+    blocks: list[Block] = []
+    notes: list[str] = []
+    lacks = a.prepared.lacks("ms_per_step", "elements_per_s")
     if lacks:
-        out.append(ctx.skip("cost figure and table", f"the results have no values for {', '.join(lacks)}"))
+        blocks.append(
+            skip("cost figure and table", f"the results have no values for {', '.join(lacks)}", notes)
+        )
+    elif a.cost.empty:
+        blocks.append(skip("cost figure and table", "no finished runs with timings", notes))
     else:
-        ctx.cost = tables.cost_frame(p.runs, p.main)
-        if ctx.cost.empty:
-            out.append(ctx.skip("cost figure and table", "no finished runs with timings"))
-        else:
-            if ctx.draw:
-                out.append(ctx.figure(figures.cost(ctx.cost, ctx.figdir)))
-            out.append(tables.cost_table(ctx.cost))
-    out.append(Heading("Parameter counts", 3))
-    if p.lacks("num_params"):
-        out.append(ctx.skip("parameter table", "the results have no values for num_params"))
+        blocks += [figures.cost(a.cost, out.figdir)] if out.draw else []
+        blocks.append(tables.cost_table(a.cost))
+    blocks.append(Heading("Parameter counts", 3))
+    if a.prepared.lacks("num_params"):
+        blocks.append(skip("parameter table", "the results have no values for num_params", notes))
     else:
-        out.append(tables.params_table(p.runs))
-    out.append(Heading("Micro-benchmarks", 3))
-    if p.microbench is None:
-        out.append(Para("*No micro-benchmark table (results_dir/microbench.parquet) in these results.*"))
-    else:
-        tbl, lacking = tables.microbench_table(p.microbench)
-        if tbl is None:
-            out.append(
-                ctx.skip(
-                    "micro-benchmark table", "microbench.parquet is empty or has none of the expected columns"
-                )
-            )
-        else:
-            if lacking:
-                ctx.notes.append(f"micro-benchmark table: columns absent, left out: {', '.join(lacking)}")
-            out.append(tbl)
-    return out
+        blocks.append(tables.params_table(a.runs))
+    blocks += [Heading("Micro-benchmarks", 3), _microbench(a, notes)]
+    return Part(blocks, notes)
 
 
-def ablations(ctx: Context) -> list[Block]:
-    """Section 6: one figure and table per ablation factor present."""
-    out: list[Block] = [
-        Heading("6. Ablations"),
+def ablations(a: Analysis, out: Out) -> Part:
+    """One figure and table per ablation factor present."""
+    named = ", ".join(f.preset for f in a.factors if f.preset)
+    blocks: list[Block] = [
         Para(
             "A factor is shown when, for one task, length and cell, runs differ in that factor only, or "
-            "come from the sweep preset named for it (lstm_variants, init, clip, lr, budget). Where one "
+            f"come from the sweep preset named for it ({named}). Where one "
             "group has runs in several contexts (e.g. the variants at two learning rates) the one with "
             "the most arms and runs is shown."
         ),
     ]
-    p = ctx.p
-    for f in FACTORS:
-        if f.cols[0] in p.missing:
-            ctx.notes.append(f"ablation '{f.name}': the results have no values for {f.cols[0]}")
-            continue
-        a = find(p.runs, p.main, f)
-        if a is not None:
-            ctx.ablations[f.name] = a
-    if not ctx.ablations:
-        return out + [
-            Para(
-                "No ablations present in these results: every task, length and cell has one "
-                "configuration (or only seeds differ)."
-            )
-        ]
-    absent = [f.title for f in FACTORS if f.name not in ctx.ablations]
-    for name, a in ctx.ablations.items():
-        out.append(Heading(a.factor.title, 3))
-        if ctx.draw:
-            out.append(ctx.figure(figures.ablation(a, ctx.figdir)))
-        out.append(ablation_table(a))
-        if name == "lr":
-            b = best_lr(a)
-            out.append(
-                Bullets(
-                    tuple(
-                        f"{r.task_label}, T={integer(r.seq_len)}, {cell_name(r.cell)}: best lr {r.arm} "
-                        f"(final loss / chance {num(r.ratio_mean)}"
-                        + (f"; tied with {r.tied})" if r.tied else ")")
-                        for r in b.itertuples()
-                    )
-                )
-            )
-        if a.dropped:
-            ctx.notes.append(
-                f"ablation '{name}': {a.dropped} runs in a second context of the same group not shown"
-            )
+    if not a.ablations:
+        return Part(
+            [
+                *blocks,
+                Para(
+                    "No ablations present in these results: every task, length and cell has one "
+                    "configuration (or only seeds differ)."
+                ),
+            ]
+        )
+    for ab in a.ablations.values():
+        blocks.append(Heading(ab.factor.title, 3))
+        if out.draw:
+            blocks.append(figures.ablation(ab, out.figdir))
+        blocks.append(tables.ablation_table(ab))
+        if ab.factor.best:
+            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name)))
+    absent = [f.title for f in a.factors if f.name not in a.ablations]
     if absent:
-        out.append(Para("Not present in these results: " + "; ".join(absent) + "."))
-    return out
+        blocks.append(Para("Not present in these results: " + "; ".join(absent) + "."))
+    return Part(blocks)
+
+
+def literature_section(a: Analysis, out: Out) -> Part:
+    """Published numbers and claims beside ours."""
+    return Part(literature.section(a.summary, a.main, dict(a.ablations), out.ref(ablations)))
+
+
+def reading_section(a: Analysis, out: Out) -> Part:
+    """A short plain-language reading generated from the tables."""
+    said = sentences(a)
+    return Part(
+        [
+            Para(tables.BEATS_DEFINITION),
+            Bullets(tuple(said)) if said else Para("Nothing to read: no summary."),
+        ]
+    )
+
+
+def sentences(a: Analysis) -> list[str]:
+    """The reading's sentences (also returned by build_report)."""
+    return reading.sentences(a.summary, a.falloff, a.cost, a.runs, dict(a.ablations))
+
+
+Render = Callable[[Analysis, Out], Part]
+# The sections, in report order; their numbers come from this position.
+SECTIONS: tuple[tuple[str, Render], ...] = (
+    ("Summary", summary),
+    ("Accuracy and loss against sequence length", headline),
+    ("Gradient profiles", gradients),
+    ("Learning curves", curves),
+    ("Cost", cost),
+    ("Ablations", ablations),
+    ("The literature side by side", literature_section),
+    ("Reading", reading_section),
+)
+# The sections that show the main comparison (the intro names their numbers).
+MAIN_SECTIONS = (summary, headline, gradients, curves, literature_section, reading_section)
+
+
+def _values(s: pd.Series) -> str:
+    v = sorted({str(x) for x in s if str(x) != "n/a"})
+    return ", ".join(v) if v else "not recorded"
+
+
+def provenance(runs: pd.DataFrame) -> Bullets:
+    """Where and with what the runs were made (from the runs themselves)."""
+    started = sorted(x for x in runs["started_at"] if x != "n/a")
+    devices = runs["device"] + runs["device_name"].map(lambda d: "" if d == "n/a" else f" ({d})")
+    threads = sorted({integer(t) for t in runs["threads"] if pd.notna(t)})
+    return Bullets(
+        (
+            f"torch: {_values(runs['torch_version'])}; python: {_values(runs['python_version'])}",
+            f"device: {_values(devices)}; threads: {', '.join(threads) if threads else 'not recorded'}",
+            f"git commits of the runs: {_values(runs['git_commit'])}",
+            f"hosts: {_values(runs['hostname'])}",
+            f"runs started between {started[0]} and {started[-1]}" if started else "start times not recorded",
+        )
+    )
+
+
+def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete: int) -> list[Block]:
+    """The opening: runs used and skipped, tasks and cells, the task-name note, provenance."""
+    r = a.runs
+    status = r["status"].value_counts()
+    tasks = sort_frame(r[["task_label", TASK, "task_variant"]].drop_duplicates())
+    task_list = ", ".join(
+        f"{t} (variant {v})" for t, v in zip(tasks["task_label"], tasks["task_variant"], strict=True)
+    )
+    cells = ", ".join(cell_name(c) for c in sort_frame(r[[CELL]].drop_duplicates())[CELL])
+    return [
+        Para(
+            f"Results from `{results_dir}`: {len(r)} runs used ({integer(status.get('ok', 0))} ok, "
+            f"{integer(status.get('diverged', 0))} diverged, {integer(status.get('failed', 0))} failed), "
+            f"{len(a.main)} of them in the main comparison ({out.ref(*MAIN_SECTIONS)}); the others appear in "
+            f"the ablations and cost sections where they match. Skipped: {n_skipped} unreadable files, "
+            f"{n_incomplete} incomplete runs (listed under Notes)."
+        ),
+        Para(
+            f"Tasks: {task_list}. "
+            f"Cells: {cells}. 'Delayed recall' (task `recall`) is this project's name for the latch / "
+            f"delayed-match family of tasks (Bengio, Simard, Frasconi 1994; Hochreiter & Schmidhuber 1997, "
+            f"experiment 2): one symbol, a delay of T steps, then a cue at which the symbol must be recalled."
+        ),
+        Heading("Provenance", 3),
+        provenance(r),
+    ]
+
+
+def render(
+    a: Analysis, figdir: Path, draw: bool, sections: tuple[tuple[str, Render], ...] = SECTIONS
+) -> tuple[list[Block], list[str], Out]:
+    """Every section's heading (numbered by position) and blocks, and the notes the sections made. A section
+    that fails on unexpected data becomes a note; the rest of the report still gets written."""
+    out = Out(figdir, draw, {fn: i for i, (_, fn) in enumerate(sections, start=1)})
+    blocks: list[Block] = []
+    notes: list[str] = []
+    for i, (title, fn) in enumerate(sections, start=1):
+        heading = f"{i}. {title}"
+        blocks.append(Heading(heading))
+        try:
+            part = fn(a, out)
+        except StorageError:  # a figure that cannot be written fails the report (exit 1), never a note
+            raise
+        except Exception as e:  # noqa: BLE001
+            msg = f"section '{heading}' could not be built: {type(e).__name__}: {e}".replace("\n", " ")
+            notes.append(msg)
+            blocks.append(Para(f"*{msg}*"))
+            continue
+        blocks += part.blocks
+        notes += part.notes
+    return blocks, notes, out

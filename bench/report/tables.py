@@ -1,18 +1,16 @@
-"""The numeric tables of the report: summary, cost, parameter counts, micro-benchmarks, curve medians."""
+"""The report's tables as blocks: summary, gradient fall-off, cost, parameter counts, micro-benchmarks,
+ablations. Formatting only: the numbers come from the analysis (outcomes.py, profiles.py, ablations.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from bench.report.data import CELL_ORDER, CONFIG_FIELDS, KEYS, cell_name, config_key, rank, sort_frame
+from bench.report.ablations import Ablation
+from bench.report.data import CELL, CELL_ORDER, IMPL, VARIANT, T, cell_name, rank, sort_frame
 from bench.report.doc import MISSING, Table, ci, integer, num, table
-from bench.report.stats import mean_ci
+from bench.report.outcomes import BEAT_RATIO, NEAR_RATIO
+from bench.report.profiles import FALLOFF
 
-# "Beats chance": mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper end of the
-# 95% t-interval of the loss below chance. Stated in the report next to every use.
-BEAT_RATIO = 0.9
-NEAR_RATIO = 1.1
 BEATS_DEFINITION = (
     f"A cell **beats chance** at a task and length when its mean final loss over seeds is below "
     f"{BEAT_RATIO} × the task's chance loss and, with two or more seeds, the upper end of the 95% "
@@ -22,57 +20,6 @@ BEATS_DEFINITION = (
     f"or is **worse than chance** (mean above {NEAR_RATIO} × chance). Chance is the loss of the best "
     f"memoryless predictor, stored with each run (`chance_loss`)."
 )
-
-
-def verdicts(ratio_mean: pd.Series, ratio_hi: pd.Series, n: pd.Series) -> pd.Series:
-    """'beats' / 'unclear' / 'near' / 'worse' / 'none' per row, from loss/chance mean and interval."""
-    out = pd.Series("none", index=ratio_mean.index, dtype=object)
-    out[ratio_mean > NEAR_RATIO] = "worse"
-    out[ratio_mean <= NEAR_RATIO] = "near"
-    below = ratio_mean < BEAT_RATIO
-    out[below] = "unclear"
-    out[below & ((n == 1) | (ratio_hi < 1.0))] = "beats"
-    return out
-
-
-def _stat(df: pd.DataFrame, keys: list[str], col: str, prefix: str) -> pd.DataFrame:
-    return mean_ci(df, keys, col).add_prefix(prefix + "_")
-
-
-def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: run counts by status, solve rate, accuracy / loss / loss-ratio mean and 95% interval,
-    median steps to solve, chance levels, and the chance verdict. Failed runs count only as failed."""
-    st = runs["status"]
-    base = runs.assign(_ok=st == "ok", _div=st == "diverged", _fail=st == "failed")
-    g = base.groupby(keys, sort=True)
-    out = g.agg(
-        task=("task", "first"),
-        task_variant=("task_variant", "first"),
-        n_ok=("_ok", "sum"),
-        n_diverged=("_div", "sum"),
-        n_failed=("_fail", "sum"),
-        chance_loss=("chance_loss", "median"),
-        chance_accuracy=("chance_accuracy", "median"),
-        batch_size=("batch_size", "median"),
-    )
-    counted = base[~base["_fail"]]
-    out["n"] = counted.groupby(keys).size().reindex(out.index, fill_value=0)
-    out["n_solved"] = counted.groupby(keys)["solved"].sum().reindex(out.index, fill_value=0)
-    solved = counted[counted["solved"]]
-    out["steps_to_solve"] = solved.groupby(keys)["steps_to_solve"].median().reindex(out.index)
-    for col, prefix in (("final_accuracy", "acc"), ("final_loss", "loss"), ("loss_ratio", "ratio")):
-        out = (
-            out.join(_stat(counted, keys, col, prefix))
-            if len(counted)
-            else out.assign(**{f"{prefix}_{s}": np.nan for s in ("n", "mean", "std", "lo", "hi")})
-        )
-    out["verdict"] = verdicts(out["ratio_mean"], out["ratio_hi"], out["ratio_n"])
-    return out.reset_index()
-
-
-def summary(main: pd.DataFrame) -> pd.DataFrame:
-    """The summary statistics of the main comparison, one row per (task, seq_len, cell), sorted."""
-    return sort_frame(outcome_stats(main, KEYS)) if len(main) else pd.DataFrame()
 
 
 VERDICT_TEXT = {
@@ -94,8 +41,8 @@ def summary_table(s: pd.DataFrame) -> Table:
     rows = pd.DataFrame(
         {
             "Task": s["task_label"],
-            "T": s["seq_len"].map(integer),
-            "Cell": s["cell"].map(cell_name),
+            "T": s[T].map(integer),
+            "Cell": s[CELL].map(cell_name),
             "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
             "Final accuracy, mean [95% CI]": [
                 ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
@@ -124,43 +71,17 @@ def summary_table(s: pd.DataFrame) -> Table:
     )
 
 
-def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
-    """Median cost per (task, seq_len, cell, impl) over the main configuration and its twins that differ
-    only in implementation (fused vs explicit)."""
-    cols = [c for c in CONFIG_FIELDS if c != "impl"]
-    r = runs.assign(cfg_noimpl=config_key(runs, cols))
-    wanted = main.assign(cfg_noimpl=config_key(main, cols))[[*KEYS, "cfg_noimpl"]].drop_duplicates()
-    r = r.merge(wanted, on=[*KEYS, "cfg_noimpl"], how="inner")
-    r = r[r["status"] != "failed"]
-    if r.empty:
-        return pd.DataFrame()
-    g = r.groupby([*KEYS, "impl"], sort=True)
-    out = g.agg(
-        task=("task", "first"),
-        n=("run_id", "size"),
-        ms_per_step=("ms_per_step", "median"),
-        elements_per_s=("elements_per_s", "median"),
-        peak_mem_mb=("peak_mem_mb", "median"),
-        num_params=("num_params", "median"),
-        hidden_size=("hidden_size", "median"),
-        batch_size=("batch_size", "median"),
-    ).reset_index()
-    lstm = out[out["cell"] == "lstm"][["task_label", "seq_len", "impl", "ms_per_step"]]
-    out = out.merge(
-        lstm.rename(columns={"ms_per_step": "_lstm_ms"}), on=["task_label", "seq_len", "impl"], how="left"
-    )
-    out["vs_lstm"] = out["ms_per_step"] / out["_lstm_ms"]
-    return sort_frame(out.drop(columns=["_lstm_ms"]), extra=["impl"])
-
-
 def cost_table(c: pd.DataFrame) -> Table:
     """Section 5's cost table."""
     rows = pd.DataFrame(
         {
             "Task": c["task_label"],
-            "T": c["seq_len"].map(integer),
-            "Cell": c["cell"].map(cell_name),
-            "Impl": c["impl"],
+            "T": c[T].map(integer),
+            "Cell": c[CELL].map(cell_name),
+            "Impl": [
+                i if k in (i, None) else f"{i} ({k})" for i, k in zip(c[IMPL], c["kernel"], strict=True)
+            ],
+            "Threads": c["threads"].map(integer),
             "Runs": c["n"].map(integer),
             "Hidden": c["hidden_size"].map(integer),
             "Batch": c["batch_size"].map(integer),
@@ -172,25 +93,27 @@ def cost_table(c: pd.DataFrame) -> Table:
     )
     return table(
         rows,
-        "Medians over seeds. × LSTM time: ms per training step relative to the LSTM with the "
-        "same task, length and implementation. elements / s: sequence elements processed per "
+        "Medians over seeds. Impl: the implementation and, in brackets, the code that ran it (cpp: the "
+        "C++ fast path of bench/fastpath.py; python / autograd: the Python loops). × LSTM time: ms per "
+        "training step relative to the LSTM with the same task, length, implementation, code and thread "
+        "count (runs on different devices, code or thread counts are never pooled). elements / s: sequence elements processed per "
         "second in training (batch × T / time per step).",
     )
 
 
 def params_table(runs: pd.DataFrame) -> Table:
     """Every distinct model size in the results, with its parameter count."""
-    cols = ["task_label", "cell", "variant", "layers", "hidden_size", "budget", "num_params"]
-    u = runs.groupby(cols, dropna=False, sort=False).size().rename("n").reset_index()
-    u = sort_frame(u, extra=["variant", "layers", "hidden_size", "budget", "num_params"])
+    size = [VARIANT, "cell.layers", "hidden_size", "cell.budget", "num_params"]
+    u = runs.groupby(["task_label", CELL, *size], dropna=False, sort=False).size().rename("n").reset_index()
+    u = sort_frame(u, extra=size)
     rows = pd.DataFrame(
         {
             "Task": u["task_label"],
-            "Cell": u["cell"].map(cell_name),
-            "Variant": u["variant"],
-            "Layers": u["layers"].map(integer),
+            "Cell": u[CELL].map(cell_name),
+            "Variant": u[VARIANT],
+            "Layers": u["cell.layers"].map(integer),
             "Hidden": u["hidden_size"].map(integer),
-            "Parameter budget": u["budget"].map(integer),
+            "Parameter budget": u["cell.budget"].map(integer),
             "Parameters": u["num_params"].map(integer),
             "Runs": u["n"].map(integer),
         }
@@ -240,20 +163,60 @@ def microbench_table(mb: pd.DataFrame) -> tuple[Table | None, list[str]]:
     ), lacking
 
 
-def curve_medians(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
-    """Eval loss / chance loss per (task, seq_len, cell, step): median, min and max over seeds."""
-    need = {"run_id", "step", "split", "metric", "value"}
-    if curves.empty or not need <= set(curves.columns):
-        return pd.DataFrame()
-    c = curves[(curves["split"] == "eval") & (curves["metric"] == "loss")][["run_id", "step", "value"]]
-    c = c.merge(main[["run_id", *KEYS, "task", "chance_loss"]], on="run_id", how="inner")
-    c = c.assign(
-        ratio=pd.to_numeric(c["value"], errors="coerce") / c["chance_loss"],
-        step=pd.to_numeric(c["step"], errors="coerce"),
+def falloff_table(f: pd.DataFrame) -> Table:
+    """Section 'Gradient profiles': where each median profile falls off."""
+    rows = pd.DataFrame(
+        {
+            "Task": f["task_label"],
+            "T": f[T].map(integer),
+            "Cell": f[CELL].map(cell_name),
+            "When": f["phase"].map({"init": "initialisation", "trained": "end of training"}),
+            "State": f["state"],
+            "Norm at scored position": f["ref"].map(num),
+            f"Falls below {FALLOFF:.0e} of it at (steps back)": f["falls_at"].map(integer),
+            "Exactly 0 from (steps back)": f["zero_at"].map(integer),
+            "Farthest distance profiled": f["max_distance"].map(integer),
+        }
     )
-    c = c[np.isfinite(c["ratio"]) & c["step"].notna()]
-    if c.empty:
-        return pd.DataFrame()
-    g = c.groupby([*KEYS, "task", "step"], sort=True)["ratio"]
-    out = g.agg(["median", "min", "max", "count"]).reset_index()
-    return sort_frame(out, extra=["step"])
+    return table(rows, "Where each median profile falls off. – : it does not within the steps profiled.")
+
+
+def ablation_table(a: Ablation) -> Table:
+    """One ablation's table: every arm of every (task, length, cell) group."""
+    s = a.stats
+    rows = pd.DataFrame(
+        {
+            "Task": s["task_label"],
+            "T": s[T].map(integer),
+            "Cell": s[CELL].map(cell_name),
+            a.factor.name: [
+                f"{arm} (standard)" if std else arm for arm, std in zip(s["arm"], s["standard"], strict=True)
+            ],
+            "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
+            "Loss / chance, mean [95% CI]": [
+                ci(*r) for r in zip(s["ratio_mean"], s["ratio_lo"], s["ratio_hi"], s["ratio_n"], strict=True)
+            ],
+            "Final accuracy, mean [95% CI]": [
+                ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
+            ],
+            "Median steps to solve": s["steps_to_solve"].map(integer),
+            "Diverged / failed": [
+                f"{int(d)} / {int(x)}" for d, x in zip(s["n_diverged"], s["n_failed"], strict=True)
+            ],
+        }
+    )
+    return table(
+        rows,
+        f"{a.factor.title}: each arm against the standard configuration of that cell "
+        f"(marked 'standard': the arm of the main comparison). Loss / chance below 1 is better "
+        f"than chance.",
+    )
+
+
+def best_arm_lines(best: pd.DataFrame, factor_name: str) -> tuple[str, ...]:
+    """One line per group: its best arm (ablations.best_arms) and the arms tied with it."""
+    return tuple(
+        f"{r['task_label']}, T={integer(r[T])}, {cell_name(r[CELL])}: best {factor_name} {r['arm']} "
+        f"(final loss / chance {num(r['ratio_mean'])}" + (f"; tied with {r['tied']})" if r["tied"] else ")")
+        for _, r in best.iterrows()
+    )

@@ -1,0 +1,71 @@
+"""The analysis step: every table the report needs, computed once from the loaded results, pure pandas (no
+drawing, no markdown). The sections (sections.py) render from an Analysis and never compute into a shared
+state for one another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TypeVar
+
+import pandas as pd
+
+from bench.report import outcomes, profiles
+from bench.report.ablations import Ablation, find_all
+from bench.report.data import Prepared, prepare
+from bench.report.factors import FACTORS, Factor, presets
+from bench.results import Results
+
+X = TypeVar("X")
+
+
+@dataclass(frozen=True)
+class Analysis:
+    prepared: Prepared  # the normalised runs, the main comparison, curves and profiles
+    factors: tuple[Factor, ...]  # the ablation factors looked for
+    summary: pd.DataFrame  # outcome statistics of the main comparison per (task, length, cell)
+    profile_medians: pd.DataFrame  # median gradient profile per (task, length, cell, phase, state, distance)
+    falloff: pd.DataFrame  # where each median profile falls off
+    curve_medians: pd.DataFrame  # eval loss / chance per (task, length, cell, step)
+    cost: pd.DataFrame  # cost medians per (task, length, cell, impl, device, threads)
+    ablations: Mapping[str, Ablation]  # factor name -> its ablation, for the factors present
+    microbench: pd.DataFrame | None
+    notes: tuple[str, ...]  # what the analysis left out, and why
+
+    @property
+    def runs(self) -> pd.DataFrame:
+        return self.prepared.runs
+
+    @property
+    def main(self) -> pd.DataFrame:
+        return self.prepared.main
+
+
+def _guard(what: str, fn: Callable[[], X], default: X, notes: list[str]) -> X:
+    # A table that cannot be computed on unexpected data becomes a note; the rest of the report still builds.
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001
+        notes.append(f"{what} could not be built: {type(e).__name__}: {e}".replace("\n", " "))
+        return default
+
+
+def analyse(
+    res: Results, microbench: pd.DataFrame | None = None, factors: tuple[Factor, ...] = FACTORS
+) -> Analysis:
+    """Every table of the report for the runs in `res` (and the micro-benchmark table, when there is one)."""
+    p = prepare(res, presets(factors))
+    notes = list(p.notes)
+    empty = pd.DataFrame()
+    summary = _guard("summary", lambda: outcomes.summary(p.main), empty, notes)
+    med = _guard("gradient profiles", lambda: profiles.medians(p.main, p.profile), empty, notes)
+    fall = _guard("gradient fall-off", lambda: profiles.falloff(med), empty, notes)
+    cm = _guard("learning curves", lambda: outcomes.curve_medians(p.main, p.curves), empty, notes)
+    timed = not p.lacks("ms_per_step", "elements_per_s") and len(p.runs)
+    cost = _guard("cost", lambda: outcomes.cost_frame(p.runs, p.main), empty, notes) if timed else empty
+    abl, abl_notes = _guard(
+        "ablations", lambda: find_all(p.runs, p.main, factors, p.missing), ({}, []), notes
+    )
+    notes += abl_notes
+    return Analysis(p, factors, summary, med, fall, cm, cost, MappingProxyType(abl), microbench, tuple(notes))
