@@ -96,8 +96,8 @@ def cost_table(c: pd.DataFrame) -> Table:
         "Medians over seeds. Impl: the implementation and, in brackets, the code that ran it (cpp: the "
         "C++ fast path of bench/fastpath.py; python / autograd: the Python loops). × LSTM time: ms per "
         "training step relative to the LSTM with the same task, length, implementation, code and thread "
-        "count (runs on different devices, code or thread counts are never pooled). elements / s: sequence elements processed per "
-        "second in training (batch × T / time per step).",
+        "count (runs on different devices, code or thread counts are never pooled). elements / s: "
+        "sequence elements processed per second in training (batch × T / time per step).",
     )
 
 
