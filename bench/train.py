@@ -99,9 +99,10 @@ def evaluate(model: SequenceModel, task: Task, batch: Batch, chunk: int = 512) -
 
 def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, probe: Batch) -> list[tuple]:
     probe64 = to_device(probe, probe.inputs.device, torch.float64)
-    prof = hidden_grad_profile(model, probe64.inputs, lambda out: task.loss(out, probe64))
-    # distance counts steps back from the last scored position of the probe batch
-    last = int(probe.mask.any(0).nonzero().max())
+    # The loss at the positions that test the dependency (copy: the recalled symbols, not the blanks).
+    prof = hidden_grad_profile(model, probe64.inputs, lambda out: task.dependency_loss(out, probe64))
+    # distance counts steps back from the last such position of the probe batch
+    last = int(task.dependency_mask(probe).any(0).nonzero().max())
     rows = []
     for state, norms in prof.items():  # (layers, L)
         for layer in range(norms.shape[0]):

@@ -182,6 +182,15 @@ class Task(ABC):
         prediction = output[..., 0][batch.mask]  # (N,)
         return F.mse_loss(prediction, batch.targets[batch.mask].to(prediction.dtype))
 
+    def dependency_mask(self, batch: Batch) -> torch.Tensor:
+        """(B, L) bool: the positions whose targets test the long-range dependency. The gradient profiles
+        differentiate the loss there; by default every scored position (copy: only the recalled ones)."""
+        return batch.mask
+
+    def dependency_loss(self, output: torch.Tensor, batch: Batch) -> torch.Tensor:
+        """The training loss restricted to `dependency_mask` (scalar)."""
+        return self.loss(output, Batch(batch.inputs, batch.targets, self.dependency_mask(batch)))
+
     def solved(self, metrics: dict[str, float]) -> bool:
         """Whether `metrics` (from `metrics`) reach the task's solve_accuracy."""
         return metrics["accuracy"] >= self.solve_accuracy

@@ -110,6 +110,11 @@ class CopyTask(Task):
         """(B, L) bool: the K positions per sequence where data symbols must be output."""
         return batch.targets != self.blank
 
+    def dependency_mask(self, batch: Batch) -> torch.Tensor:
+        # The blank targets are local (predictable from the current input alone) and dominate the loss over
+        # all L positions: only the recalled positions depend on what was shown T steps earlier.
+        return self.recall_mask(batch)
+
     def metrics(self, output: torch.Tensor, batch: Batch) -> dict[str, float]:
         """loss (CE over all positions), accuracy and recall_loss (argmax accuracy / CE on recalled steps)."""
         self._check_output(output, batch)

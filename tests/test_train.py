@@ -358,3 +358,16 @@ def test_runs_that_compute_different_things_are_never_pooled(tmp_path):
     runs = load_results(tmp_path).runs
     assert runs.config_id.nunique() == 4 and len(runs) == 5
     assert len(prepare(load_results(tmp_path)).main) == 2
+
+
+def test_copy_gradient_profile_differentiates_the_recalled_positions_and_decays_for_the_rnn(tmp_path):
+    # Over all T+20 positions the local blank terms dominate and the RNN's profile looks flat; the loss on
+    # the recalled positions is what depends on the distant input, and its gradient vanishes with distance.
+    job = spec_for("cell=rnn", "cell.variant=tanh", "task=copy", "task.seq_len=30", "cell.hidden_size=16",
+                   "train.steps=10", "train.profile_points=0", results_dir=tmp_path)  # fmt: skip
+    execute(job, progress=False)
+    g = load_results(tmp_path).grad_profile
+    init = g[(g.step == 0) & (g.state == "h")].set_index("distance").grad_norm.sort_index()
+    assert init.index.max() == 30 + 2 * 10 - 1  # the last recalled position is the last step
+    near, far = init.loc[0:5].max(), init.loc[init.index.max() - 5 :].max()
+    assert far < 1e-3 * near, (near, far)
