@@ -9,9 +9,35 @@ columns an older schema lacks (bench/legacy.py upgrades schema 1 folders).
 
 from __future__ import annotations
 
-from bench.spec import column_types
+import typing
+from typing import Any
+
+from bench.spec import TASK_SPECS, CellSpec, TaskSpec, TrainSpec
 
 SCHEMA_VERSION = 2
+
+
+def column_types() -> dict[str, type]:
+    """Every spec column of the runs table (over all tasks) -> its python type (float, int, str, bool).
+    Optional ints are int (stored nullable); the forget bias is its label (str)."""
+    out: dict[str, type] = {}
+    for part, classes in (
+        ("task", (TaskSpec, *TASK_SPECS.values())),
+        ("cell", (CellSpec,)),
+        ("train", (TrainSpec,)),
+    ):
+        for cls in classes:
+            for name, hint in typing.get_type_hints(cls).items():
+                out.setdefault(f"{part}.{name}", _base(hint))
+    out["cell.forget_bias"] = str
+    return out | {"seed": int, "device": str, "dtype": str}
+
+
+def _base(hint: Any) -> type:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    base = args[0] if args else hint
+    return str if base is Any else base
+
 
 # runs: the columns around the spec's. Order here is the column order on disk.
 HEAD_COLUMNS: tuple[str, ...] = (

@@ -14,13 +14,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.gates import check_fastpath_gates, check_gates
 from bench.microbench import (
     FASTPATH_GATE_SHAPES,
     FASTPATH_LIMITS,
     GATE_SHAPE,
     TABLE_COLUMNS,
-    check_fastpath_gates,
-    check_gates,
     cli,
     forward_flops,
     gemm_reference,
