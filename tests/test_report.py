@@ -546,3 +546,41 @@ def test_cost_never_pools_thread_counts(tmp_path):
     assert sorted(lstm.index) == [1, 4] and list(lstm["n"]) == [2, 2]
     assert lstm.loc[1, "ms_per_step"] == 11.0 and lstm.loc[4, "ms_per_step"] == 4.0
     assert (cost["vs_lstm"] == 1.0).all()  # each GRU row against the LSTM of its own thread count
+
+
+def test_figures_facet_through_seaborn(tmp_path, monkeypatch):
+    """Every figure is a seaborn FacetGrid drawn by map_dataframe, and is closed once saved."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    grids = []
+
+    class Recording(sns.FacetGrid):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mapped = 0
+            grids.append(self)
+
+        def map_dataframe(self, *args, **kwargs):
+            self.mapped += 1
+            return super().map_dataframe(*args, **kwargs)
+
+    monkeypatch.setattr(sns, "FacetGrid", Recording)
+    root = tmp_path / "results"
+    make_results(root)
+    build_report(root, tmp_path / "report")
+    assert len(grids) == len(list((tmp_path / "report" / "figures").glob("*.png"))) == 4
+    assert all(g.mapped >= 1 for g in grids)
+    assert grids[0].axes.shape == (2, 3)  # headline: accuracy and loss rows, one column per task
+    assert plt.get_fignums() == []
+
+
+def test_literature_is_an_analysis_table(tmp_path):
+    """The matching of papers' setups to our runs happens in the analysis: one row per comparison."""
+    root = tmp_path / "results"
+    make_results(root)
+    lit = analyse(load_results(root)).literature
+    assert {"tcn", "arjovsky", "hochreiter", "tallec2018", "greff2017", "jozefowicz2015"} <= set(lit["kind"])
+    assert lit.loc[~lit["matched"], ["ratio_mean", "verdict"]].isna().all().all()  # no numbers of ours
+    hs = lit[lit["kind"] == "hochreiter"]
+    assert len(hs) >= 1 and set(hs.loc[hs["matched"], "cell"]) <= {"rnn", "lstm", "gru"}

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from bench.report import outcomes, profiles
+from bench.report import matching, outcomes, profiles
 from bench.report.ablations import Ablation, find_all
 from bench.report.data import Prepared, prepare
 from bench.report.factors import FACTORS, Factor, presets
@@ -30,6 +30,7 @@ class Analysis:
     curve_medians: pd.DataFrame  # eval loss / chance per (task, length, cell, step)
     cost: pd.DataFrame  # cost medians per (task, length, cell, impl, device, threads)
     ablations: Mapping[str, Ablation]  # factor name -> its ablation, for the factors present
+    literature: pd.DataFrame  # one row per comparison with a paper: its setup, our matching numbers, verdict
     microbench: pd.DataFrame | None
     notes: tuple[str, ...]  # what the analysis left out, and why
 
@@ -68,4 +69,11 @@ def analyse(
         "ablations", lambda: find_all(p.runs, p.main, factors, p.missing), ({}, []), notes
     )
     notes += abl_notes
-    return Analysis(p, factors, summary, med, fall, cm, cost, MappingProxyType(abl), microbench, tuple(notes))
+    lit = _guard(
+        "literature comparison",
+        lambda: matching.literature(summary, p.main, abl),
+        pd.DataFrame(columns=list(matching.COLUMNS)),
+        notes,
+    )
+    abl = MappingProxyType(abl)
+    return Analysis(p, factors, summary, med, fall, cm, cost, abl, lit, microbench, tuple(notes))

@@ -1,6 +1,7 @@
 """What the report's figures share: colours, style, the fixed-inch layout, axis helpers, and `save`, the
 one place a figure is written (a PNG with no timestamp in its metadata, so the same data gives the same
-bytes). Each figure is drawn once, on its own matplotlib Figure (no pyplot state)."""
+bytes). Each figure is a seaborn FacetGrid (one panel per facet, one colour per cell), drawn once and laid
+out in fixed inches."""
 
 from __future__ import annotations
 
@@ -14,16 +15,16 @@ import matplotlib
 
 matplotlib.use("Agg")  # before seaborn, which imports pyplot
 
+import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 from bench.atomic import atomic_path  # noqa: E402
-from bench.report.data import CELL_ORDER, TASK, TASK_ORDER, cell_name, rank  # noqa: E402
+from bench.report.data import CELL, CELL_ORDER, TASK, TASK_ORDER, cell_name, rank  # noqa: E402
 from bench.report.doc import Figure, integer, num  # noqa: E402
 
 # One colour per cell everywhere (seaborn's colour-blind palette), extra cells after them.
@@ -74,7 +75,8 @@ def _legend_size(fig: MplFigure, handles: list[Line2D], ncols: int) -> tuple[flo
     return box.width / fig.dpi, box.height / fig.dpi
 
 
-def _new(
+def _layout(
+    fig: MplFigure,
     nrows: int,
     ncols: int,
     w: float,
@@ -86,17 +88,16 @@ def _new(
     right: float = 0.2,
     hgap: float = 0.85,
     wgap: float = 0.3,
-    sharey: bool | str = False,
     legend: list[Line2D] | None = None,
     legend_y: float = 0.05,
-) -> tuple[MplFigure, np.ndarray]:
-    """A grid of axes `w` x `h` inches with fixed margins and gaps in inches, and `legend` across the top,
-    `legend_y` inches below the edge. A fixed layout instead of matplotlib's constrained layout: several
-    times faster, and these figures are regular grids anyway. Axes widen (up to MAX_AXES_W) so the legend
-    fits on one row; past that it wraps and the top margin grows."""
+) -> None:
+    """Size `fig` for a grid of axes `w` x `h` inches with fixed margins and gaps in inches, put `legend`
+    across the top, `legend_y` inches below the edge, and place the axes. A fixed layout instead of
+    matplotlib's constrained or tight layout: several times faster, and these figures are regular grids
+    anyway. Axes widen (up to MAX_AXES_W) so the legend fits on one row; past that it wraps and the top
+    margin grows. Called once everything is drawn (seaborn's FacetGrid lays out again after each map)."""
     width = left + right + ncols * w + (ncols - 1) * wgap
-    fig = MplFigure(figsize=(width, 1.0))
-    FigureCanvasAgg(fig)  # a real canvas, to measure the legend before laying out
+    fig.set_size_inches(width, 1.0)
     lcols = 1
     if legend:
         lcols = len(legend)
@@ -119,21 +120,64 @@ def _new(
             ncols=lcols,
             frameon=False,
         )
-    grid = {
-        "left": left / width,
-        "right": 1 - right / width,
-        "bottom": bottom / height,
-        "top": 1 - top / height,
-        "wspace": wgap / w,
-        "hspace": hgap / h,
-    }
-    return fig, fig.subplots(nrows, ncols, squeeze=False, sharey=sharey, gridspec_kw=grid)
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=bottom / height,
+        top=1 - top / height,
+        wspace=wgap / w,
+        hspace=hgap / h,
+    )
+
+
+def _facet(
+    data: pd.DataFrame,
+    w: float,
+    h: float,
+    *,
+    row: str | None = None,
+    col: str | None = None,
+    row_order: list | None = None,
+    col_order: list | None = None,
+    hue_order: list[str] | None = None,
+    sharey: bool | str = False,
+) -> sns.FacetGrid:
+    """A seaborn FacetGrid of axes `w` x `h` inches, one colour per cell (hue), no shared x-axis, all
+    spines kept; `_place` lays it out once it is drawn."""
+    hue_order = hue_order if hue_order is not None else _cells(data[CELL])
+    return sns.FacetGrid(
+        data,
+        row=row,
+        col=col,
+        hue=CELL,
+        row_order=row_order,
+        col_order=col_order,
+        hue_order=hue_order,
+        palette={c: color(c) for c in hue_order},
+        sharex=False,
+        sharey=sharey,
+        despine=False,
+        height=h,
+        aspect=w / h,
+        legend_out=False,
+    )
+
+
+def _place(g: sns.FacetGrid, w: float, h: float, **layout) -> MplFigure:
+    """Lay out a drawn FacetGrid's figure with the fixed inches of `_layout`; the figure, for `save`."""
+    nrows, ncols = g.axes.shape
+    _layout(g.figure, nrows, ncols, w, h, **layout)
+    return g.figure
 
 
 def save(fig: MplFigure, outdir: Path, name: str, caption: str) -> Figure:
+    """Write `fig` as outdir/name.png and close it (seaborn's grids are registered with pyplot)."""
     path = outdir / f"{name}.png"
-    with atomic_path(path) as tmp:  # temp name + rename: never a truncated figure
-        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})  # no version or time stamp
+    try:
+        with atomic_path(path) as tmp:  # temp name + rename: never a truncated figure
+            fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})  # no version or time stamp
+    finally:
+        plt.close(fig)
     return Figure(path, f"figures/{name}.png", caption)
 
 
@@ -174,6 +218,14 @@ def _dodge(x: np.ndarray, i: int, n: int, log: bool, width: float) -> np.ndarray
 
 def _yerr(mean: pd.Series, lo: pd.Series, hi: pd.Series) -> np.ndarray:
     return np.vstack([(mean - lo).fillna(0).clip(lower=0), (hi - mean).fillna(0).clip(lower=0)])
+
+
+def _errorbars(data: pd.DataFrame, color: str, label: str | None = None, **style) -> None:
+    """For FacetGrid.map_dataframe: `y` against `x` with the interval [lo, hi] the analysis computed (no
+    bootstrap, so the same data draws the same figure); nothing when `y` is missing throughout."""
+    if data["y"].notna().any():
+        yerr = _yerr(data["y"], data["lo"], data["hi"])
+        plt.gca().errorbar(data["x"], data["y"], yerr=yerr, color=color, **style)
 
 
 def _cells(values: pd.Series) -> list[str]:

@@ -193,7 +193,7 @@ def ablations(a: Analysis, out: Out) -> Part:
 
 def literature_section(a: Analysis, out: Out) -> Part:
     """Published numbers and claims beside ours."""
-    return Part(literature.section(a.summary, a.main, dict(a.ablations), out.ref(ablations)))
+    return Part(literature.section(a.literature, out.ref(ablations)))
 
 
 def reading_section(a: Analysis, out: Out) -> Part:
