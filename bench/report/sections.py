@@ -90,11 +90,13 @@ def gradients(a: Analysis, out: Out) -> Part:
     """Gradient profiles (figure) and where each falls off (table)."""
     blocks: list[Block] = [
         Para(
-            "The norm of the gradient of the loss at the scored position with respect to the hidden "
-            "state h_t, against how many steps back t lies (Pascanu, Mikolov, Bengio 2013 log the same "
-            "quantity). A vanishing gradient shows as a line falling by orders of magnitude; gates that "
-            "keep information should keep it up. Computed on a fixed probe batch; median over seeds; top "
-            "layer."
+            "The norm of the gradient of the loss at the positions that test the dependency with respect "
+            "to the hidden state h_t, against how many steps back from the last of them t lies (Pascanu, "
+            "Mikolov, Bengio 2013 log the same quantity). Which loss, per task: copy: the cross-entropy on "
+            "the recalled symbols only (not on the blanks, whose local terms would dominate); adding: the "
+            "squared error at the last step; recall: the cross-entropy at the cue. A vanishing gradient "
+            "shows as a line falling by orders of magnitude; gates that keep information should keep it up. "
+            "Computed on a fixed probe batch; median over seeds; top layer."
         ),
     ]
     notes: list[str] = []
