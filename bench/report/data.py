@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.cells import CELL_DEFS
 from bench.report.doc import NA, is_missing, text
 from bench.report.factors import FACTORS, STANDARD_VARIANTS, presets
 from bench.results import Results
 from bench.schema import RUN_COLUMNS, RUN_TYPES, SPEC_COLUMNS
+from bench.spec import TASK_SPECS
 
 TASK, T, CELL, IMPL, VARIANT = "task.name", "task.seq_len", "cell.name", "cell.impl", "cell.variant"
-TASK_ORDER = ("copy", "adding", "recall")
-CELL_ORDER = ("rnn", "lstm", "gru")
+TASK_ORDER = tuple(TASK_SPECS)  # the registries' order: tasks as bench/spec.py lists them
+CELL_ORDER = tuple(CELL_DEFS)  # cells as bench/cells/__init__.py registers them
 # Read as strings or handled on their own: the id, the error message, the solved flag, the raw config.
 OTHER = ("run_id", "error", "solved", "config_json")
 TEXT = tuple(c for c in RUN_COLUMNS if RUN_TYPES[c] is str and c not in OTHER)

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.cells import CELL_DEFS
 from bench.report.doc import NA, integer, num, text
 
-STANDARD_VARIANTS = ("tanh", "vanilla")  # the textbook variants of the cells (bench.cells)
+# the textbook variants of the cells, from the cell registry (rnn: tanh, lstm / gru: vanilla)
+STANDARD_VARIANTS = tuple(sorted({d.default_variant for d in CELL_DEFS.values()}))
 Label = Callable[[pd.DataFrame], pd.Series]
 
 
