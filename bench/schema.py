@@ -9,6 +9,8 @@ columns an older schema lacks (bench/legacy.py upgrades schema 1 folders).
 
 from __future__ import annotations
 
+import datetime as dt
+
 from bench.spec import column_types
 
 SCHEMA_VERSION = 2
@@ -51,7 +53,7 @@ OUTCOME_TYPES: dict[str, type] = {
     "threads": int,
     "git_commit": str,
     "hostname": str,
-    "started_at": str,
+    "started_at": dt.datetime,  # a UTC timestamp
     "config_json": str,
 }
 HEAD_TYPES: dict[str, type] = {
@@ -83,7 +85,13 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 STATUSES = ("ok", "diverged", "failed")
 
-_PANDAS_DTYPE = {int: "Int64", float: "float64", bool: "boolean", str: "string"}
+_PANDAS_DTYPE = {
+    int: "Int64",
+    float: "float64",
+    bool: "boolean",
+    str: "string",
+    dt.datetime: "datetime64[ns, UTC]",
+}
 
 
 def pandas_dtype(column: str) -> str:

@@ -21,6 +21,7 @@ import json
 import math
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, ClassVar
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -305,10 +306,19 @@ class RunSpec:
             for k, v in asdict(getattr(self, part)).items():
                 cols[f"{part}.{k}"] = v
         cols["cell.forget_bias"] = self.cell.forget_bias_label
+        cols["cell.forget_bias_value"] = forget_bias_value(self.cell.forget_bias)
         return cols | {"seed": self.seed, "device": self.device, "dtype": self.dtype}
 
     def with_seed(self, seed: int) -> RunSpec:
         return replace(self, seed=seed)
+
+
+def forget_bias_value(fb: Any) -> float:
+    """The forget bias as a number for the runs table: NaN for a label such as 'chrono'."""
+    try:
+        return float(fb)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _digest(obj: dict[str, Any]) -> str:
@@ -321,8 +331,13 @@ class Settings:
     """Where and how visibly a run is executed: never part of its identity."""
 
     results_dir: str = "results"  # runs land in results_dir/runs/<run_id>/
-    report_dir: str = "reports"  # where `bench sweep` / `bench report` write the report
-    threads: int | None = None  # torch threads for this run; null = the harness's choice
+    # where `bench sweep` / `bench report` write the report; null = reports/ for the default results_dir,
+    # else <results_dir>/report (so a sweep into another results_dir never overwrites the checkout's report)
+    report_dir: str | None = None
+    threads: int | None = (
+        None  # torch threads per run; null: 1 for `bench run` on CPU, cores // jobs in sweeps
+    )
+    jobs: int | None = None  # sweep runs in parallel (built-in runner); null = all cores, 1 = in this process
     force: bool = False  # rerun even if a complete run with the same run_id exists
     progress: bool = True  # tqdm bars (silent anyway when stderr is not a terminal)
     sweep_name: str | None = None  # set by sweep presets; recorded in the runs table
@@ -330,12 +345,33 @@ class Settings:
 
     def problems(self) -> list[str]:
         p: list[str] = []
-        for key in ("results_dir", "report_dir"):
-            if not getattr(self, key):
-                p.append(f"{key} must be a non-empty path, got {getattr(self, key)!r}")
+        if not self.results_dir:
+            p.append(f"results_dir must be a non-empty path, got {self.results_dir!r}")
+        if self.report_dir is not None and not self.report_dir:
+            p.append(f"report_dir must be a non-empty path or null, got {self.report_dir!r}")
         if self.threads is not None:
             _min(p, "threads", self.threads, 1)
+        if self.jobs is not None:
+            _min(p, "jobs", self.jobs, 1)
         return p
+
+    @property
+    def report_path(self) -> str:
+        """Where the report goes (see report_dir)."""
+        return report_dir_for(self.results_dir, self.report_dir)
+
+
+DEFAULT_RESULTS_DIR, DEFAULT_REPORT_DIR = "results", "reports"
+
+
+def report_dir_for(results_dir: str, report_dir: str | None) -> str:
+    """report_dir if given; else reports/ next to the default results/, and <results_dir>/report for any
+    other results_dir."""
+    if report_dir:
+        return report_dir
+    if str(results_dir).rstrip("/") == DEFAULT_RESULTS_DIR:
+        return DEFAULT_REPORT_DIR
+    return str(Path(results_dir) / "report")
 
 
 # Top-level keys of a composed config besides the run and the settings: a preset's helper tables
@@ -407,7 +443,13 @@ def column_types() -> dict[str, type]:
             for name, hint in _hints(cls).items():
                 out.setdefault(f"{part}.{name}", _base(hint))
     out["cell.forget_bias"] = str
+    out = {k2: t for k, v in out.items() for k2, t in _beside(k, v)}
     return out | {"seed": int, "device": str, "dtype": str}
+
+
+def _beside(key: str, typ: type) -> list[tuple[str, type]]:
+    # the forget bias's number column sits right after its label column
+    return [(key, typ), ("cell.forget_bias_value", float)] if key == "cell.forget_bias" else [(key, typ)]
 
 
 def _base(hint: Any) -> type:
