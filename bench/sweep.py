@@ -451,7 +451,12 @@ def _parallel(todo: list[Job], bar: tqdm, jobs: int, threads: int) -> None:
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
     try:
-        futures = {pool.submit(_worker_job, job): job for job in todo}
+        # Workers start ignoring Ctrl-C (inherited, so also while they import): the sweep ends them.
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = {pool.submit(_worker_job, job): job for job in todo}
+        finally:
+            signal.signal(signal.SIGINT, sigint)
         for i, fut in enumerate(as_completed(futures), 1):
             job = futures[fut]
             try:
