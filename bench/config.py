@@ -164,8 +164,8 @@ def compose_many(jobs: list[list[str]]) -> list[DictConfig | ConfigError]:
             parent, _, leaf = key.rpartition(".")
             known = _known_keys(parent)
             line = f"{key}: unknown key{suggest(leaf, known)}" if known is not None else first_line(e)
-            out.append(ConfigError([line if "not in struct" in str(e) or "Missing key" in str(e) else
-                                    f"{key}: {first_line(e)}"]))  # fmt: skip
+            unknown = any(w in str(e) for w in ("not in struct", "Missing key", "Key '"))
+            out.append(ConfigError([line if unknown else f"{key}: {first_line(e)}"]))
             continue
         out.append(cfg)
     return out

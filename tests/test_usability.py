@@ -309,3 +309,16 @@ def test_export_writes_csv_and_tensorboard_curves(stored, tmp_path):
         events = acc.Scalars("eval/loss")
         assert [e.step for e in events] == list(want.step)
         assert [e.value for e in events] == pytest.approx(list(want.value), rel=1e-6)
+
+
+def test_fast_grid_composition_equals_hydra_per_job():
+    from bench.config import compose, compose_many
+    from bench.sweep import expand
+
+    jobs = expand(["task=copy,recall", "cell=rnn,gru", "length=short,long", "seed=0,1", "sweep=default"])
+    jobs += [["sweep=smoke", "+train.stpes=3"], ["sweep=smoke", "cell.hiden_size=3"]]
+    fast = compose_many(jobs)
+    for job, got in zip(jobs[:-2], fast[:-2], strict=True):
+        assert got == compose(job), job
+    assert "did you mean 'hidden_size'" in fast[-1].problems[0]
+    assert fast[-2] == compose(jobs[-2])  # +key goes through Hydra itself (validate then rejects it)
