@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bench.spec import column_types
+from bench.spec import DERIVED_COLUMNS, column_types
 
 SCHEMA_VERSION = 2
 
@@ -66,7 +66,10 @@ HEAD_TYPES: dict[str, type] = {
     "length": str,
 }
 SPEC_TYPES: dict[str, type] = column_types()
-RUN_TYPES: dict[str, type] = HEAD_TYPES | SPEC_TYPES | OUTCOME_TYPES
+RUN_TYPES: dict[str, type] = {}
+for _name, _typ in (HEAD_TYPES | SPEC_TYPES | OUTCOME_TYPES).items():
+    RUN_TYPES[_name] = _typ
+    RUN_TYPES |= {d: t for d, (after, t) in DERIVED_COLUMNS.items() if after == _name}
 RUN_COLUMNS: tuple[str, ...] = tuple(RUN_TYPES)
 SPEC_COLUMNS: tuple[str, ...] = tuple(SPEC_TYPES)
 

@@ -443,13 +443,12 @@ def column_types() -> dict[str, type]:
             for name, hint in _hints(cls).items():
                 out.setdefault(f"{part}.{name}", _base(hint))
     out["cell.forget_bias"] = str
-    out = {k2: t for k, v in out.items() for k2, t in _beside(k, v)}
     return out | {"seed": int, "device": str, "dtype": str}
 
 
-def _beside(key: str, typ: type) -> list[tuple[str, type]]:
-    # the forget bias's number column sits right after its label column
-    return [(key, typ), ("cell.forget_bias_value", float)] if key == "cell.forget_bias" else [(key, typ)]
+# Columns computed from a spec column, stored right after it (not part of a configuration's identity:
+# the report groups by the spec columns): the forget bias as a number beside its label.
+DERIVED_COLUMNS: dict[str, tuple[str, type]] = {"cell.forget_bias_value": ("cell.forget_bias", float)}
 
 
 def _base(hint: Any) -> type:
