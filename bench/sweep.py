@@ -369,7 +369,10 @@ def outcome_table(results_dir: Path, run_ids: list[str]) -> str:
     for rid in run_ids:
         path = run_dir(results_dir, rid) / "runs.parquet"
         try:
-            row = pq.read_table(path, columns=["task.name", "cell.name", "solved"]).to_pylist()[0]
+            table = pq.read_table(path)
+            row = table.to_pylist()[0]
+            row.setdefault("task.name", row.get("task"))  # schema 1's names (bench/legacy.py)
+            row.setdefault("cell.name", row.get("cell"))
         except Exception:  # noqa: BLE001 - a run without its table (incomplete, failed early) is left out
             continue
         c = cells.setdefault((row["task.name"], row["cell.name"]), [0, 0])
@@ -507,25 +510,20 @@ def _dry_run(
 
 
 def _stored_speeds(results_dir: Path) -> dict[tuple, float]:
-    """Median ms_per_step of the stored runs, by config_id and by (task, cell)."""
-    import statistics
+    """Median ms_per_step of the stored runs (any schema: bench.load_results), by config_id and by
+    (task, cell)."""
+    from bench.results import load_results
 
-    import pyarrow.parquet as pq
-
-    by: dict[tuple, list[float]] = {}
-    for path in (results_dir / "runs").glob("*/runs.parquet"):
-        try:
-            row = pq.read_table(
-                path, columns=["config_id", "task.name", "cell.name", "ms_per_step"]
-            ).to_pylist()[0]
-        except Exception:  # noqa: BLE001 - old or damaged tables just give no estimate
-            continue
-        ms = row.get("ms_per_step")
-        if ms is None or ms != ms:
-            continue
-        by.setdefault(("config", row["config_id"]), []).append(ms)
-        by.setdefault(("cell", row["task.name"], row["cell.name"]), []).append(ms)
-    return {k: statistics.median(v) for k, v in by.items()}
+    runs = load_results(results_dir, warn=False).runs
+    if runs.empty or "ms_per_step" not in runs.columns:
+        return {}
+    runs = runs[runs["ms_per_step"].notna()]
+    out: dict[tuple, float] = {}
+    for cid, ms in runs.groupby("config_id")["ms_per_step"].median().items():
+        out[("config", cid)] = float(ms)
+    for (task, cell), ms in runs.groupby(["task.name", "cell.name"])["ms_per_step"].median().items():
+        out[("cell", task, cell)] = float(ms)
+    return out
 
 
 def _run_with_hydra(p: Plan, results_dir: Path) -> int:
