@@ -23,6 +23,10 @@ commands:
                                python -m bench sweep cell=rnn,lstm,gru task.seq_len=50,100 seed=0,1
   report  [results_dir=DIR] [report_dir=DIR]
                                build reports/report.md + report.html from the results tables
+                               (report_dir defaults to DIR/report when results_dir=DIR is given)
+  export  [results_dir=DIR] [out=DIR]
+                               the three tables as CSV and the learning curves as TensorBoard event
+                               files (extra `tensorboard`), into out (default DIR/export)
   microbench JSON [results_dir=DIR]
                                turn a pytest-benchmark JSON into results_dir/microbench.parquet
   microbench gates JSON [--allow-missing] | table JSON [RESULTS_DIR] | fastpath [--shapes HxTxB,...]
@@ -34,6 +38,7 @@ commands:
 config groups (conf/): task={tasks}  cell={cells}  train={trains}
 sweep presets (conf/sweep/, use as sweep=NAME): {presets}
 overrides use Hydra's grammar: key=value, group=option, a,b,c lists in sweeps, +key=value to add.
+per command: python -m bench run --help, python -m bench sweep --help (groups, options, keys, defaults)
 """
 
 
@@ -53,18 +58,51 @@ def _bad(problems: list[str]) -> int:
     return 2
 
 
+def _cfg_job(args: list[str]) -> tuple[bool, list[str]]:
+    """Strip Hydra's `--cfg job` (print the composed config and exit) from the arguments."""
+    for i, a in enumerate(args):
+        if a == "--cfg" and i + 1 < len(args) and args[i + 1] == "job":
+            return True, args[:i] + args[i + 2 :]
+        if a == "--cfg=job":
+            return True, args[:i] + args[i + 1 :]
+    return False, args
+
+
+def _print_cfg(args: list[str]) -> int:
+    from omegaconf import OmegaConf
+
+    from bench.config import compose
+
+    try:
+        cfg = compose(args)
+    except ConfigError as e:
+        return _bad(e.problems)
+    print(OmegaConf.to_yaml(cfg), end="")
+    return 0
+
+
 def cmd_run(args: list[str]) -> int:
     from bench.config import compose, validate
 
+    show, args = _cfg_job(args)
+    if show:
+        return _print_cfg(args)
     try:
         job = validate(compose(args))
     except ConfigError as e:
-        return _bad(e.problems)
+        problems = [
+            f"{p} (a list of values is a grid: use `python -m bench sweep {' '.join(args)}`)"
+            if "Ambiguous value" in p
+            else p
+            for p in e.problems
+        ]
+        return _bad(problems)
     from bench.store import unwritable_for_run
-    from bench.train import execute
+    from bench.train import execute, start_line
 
     if problem := unwritable_for_run(job.settings.results_dir, job.run_id, job.settings.force):
         return _bad([problem])
+    print(start_line(job), flush=True)
     out = execute(job, progress=job.settings.progress)
     folder = Path(job.settings.results_dir) / "runs" / out.run_id
     if out.status == "skipped":
@@ -100,10 +138,24 @@ def _kv(args: list[str], allowed: dict[str, str]) -> dict[str, str] | list[str]:
     return problems or out
 
 
+def _results_dir_problem(results_dir: str) -> str | None:
+    path = Path(results_dir)
+    if not path.exists():
+        return f"results_dir={results_dir}: no such directory"
+    if not path.is_dir():
+        return f"results_dir={results_dir}: not a directory"
+    return None
+
+
 def cmd_report(args: list[str]) -> int:
-    parsed = _kv(args, {"results_dir": "results", "report_dir": "reports"})
+    from bench.spec import report_dir_for
+
+    parsed = _kv(args, {"results_dir": "results", "report_dir": ""})
     if isinstance(parsed, list):
         return _bad(parsed)
+    if problem := _results_dir_problem(parsed["results_dir"]):
+        return _bad([problem])
+    parsed["report_dir"] = report_dir_for(parsed["results_dir"], parsed["report_dir"] or None)
     from bench.atomic import check_writable
 
     if problem := check_writable("report_dir", parsed["report_dir"]):
@@ -130,9 +182,67 @@ def cmd_microbench(args: list[str]) -> int:
 
 
 def cmd_sweep(args: list[str]) -> int:
+    show, args = _cfg_job(args)
+    if show:  # the composed config of the grid's base (preset and fixed overrides)
+        from bench.sweep import _normalise
+
+        return _print_cfg([a for a in _normalise(args) if "," not in a.partition("=")[2]])
     from bench.sweep import main as sweep_main
 
     return sweep_main(args)
+
+
+def cmd_export(args: list[str]) -> int:
+    parsed = _kv(args, {"results_dir": "results", "out": ""})
+    if isinstance(parsed, list):
+        return _bad(parsed)
+    if problem := _results_dir_problem(parsed["results_dir"]):
+        return _bad([problem])
+    from bench.export import main as export_main
+
+    return export_main(parsed["results_dir"], parsed["out"] or str(Path(parsed["results_dir"]) / "export"))
+
+
+def command_help(cmd: str) -> str:
+    """Per-command help: the config groups and their options, and every key with its default (generated
+    from the spec dataclasses and conf/)."""
+    from dataclasses import MISSING, fields
+
+    from bench.spec import TASK_SPECS, CellSpec, Settings, TrainSpec, _RunScalars
+
+    def keys(prefix: str, cls: type) -> list[str]:
+        out = []
+        for f in fields(cls):
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            out.append(f"{prefix}{f.name}={'null' if default is None else default}")
+        return out
+
+    def wrap(items: list[str], indent: str = "    ") -> str:
+        lines, line = [], indent
+        for it in items:
+            if len(line) + len(it) + 2 > 100 and line.strip():
+                lines.append(line.rstrip())
+                line = indent
+            line += it + "  "
+        return "\n".join([*lines, line.rstrip()])
+
+    head = {
+        "run": "usage: python -m bench run [overrides] [--cfg job]\n  train one model on one task; "
+        "--cfg job prints the composed config and exits",
+        "sweep": "usage: python -m bench sweep [preset] [overrides] [--dry-run] [--cfg job]\n"
+        "  a grid of runs (the default preset unless sweep=NAME or sweep=none), then the report;\n"
+        "  --dry-run lists the jobs with an ETA and trains nothing; --cfg job prints the grid's base config",
+    }[cmd]
+    parts = [head, "", "config groups (conf/):"]
+    for group in ("task", "cell", "train") + (("sweep",) if cmd == "sweep" else ()):
+        parts.append(f"  {group}={_options(group).replace(',', ' | ')}")
+    parts += ["", "keys (defaults; a group's file may set others, e.g. cell=rnn sets cell.name=rnn):"]
+    for name, cls in TASK_SPECS.items():
+        parts.append(f"  task={name}:\n" + wrap(keys("task.", cls)))
+    parts.append("  cell:\n" + wrap(keys("cell.", CellSpec)))
+    parts.append("  train:\n" + wrap(keys("train.", TrainSpec)))
+    parts.append("  run and settings:\n" + wrap(keys("", _RunScalars) + keys("", Settings)))
+    return "\n".join(parts)
 
 
 COMMANDS = {
@@ -141,6 +251,7 @@ COMMANDS = {
     "report": cmd_report,
     "microbench": cmd_microbench,
     "verify": cmd_verify,
+    "export": cmd_export,
 }
 
 
@@ -155,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             f"error: unknown command {cmd!r}; expected one of {list(COMMANDS)} (see --help)", file=sys.stderr
         )
         return 2
-    if rest and rest[0] in ("-h", "--help"):
-        print(usage())
+    if any(a in ("-h", "--help") for a in rest):
+        print(command_help(cmd) if cmd in ("run", "sweep") else usage())
         return 0
     return COMMANDS[cmd](rest)

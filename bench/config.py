@@ -9,6 +9,7 @@ to an open node): every problem becomes one line, `key: what is wrong (what is a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 import typing
@@ -110,8 +111,68 @@ def compose(
             )
     except (HydraException, OmegaConfBaseException) as e:
         raise ConfigError([hydra_problem(e)]) from None
+    except ValueError as e:  # e.g. `=5`: Hydra's defaults list rejects an override without a key
+        raise ConfigError([f"bad override: {first_line(e)}"]) from None
     finally:
         GlobalHydra.instance().clear()
+
+
+GROUPS = tuple(sorted(p.name for p in CONF_DIR.iterdir() if p.is_dir()))
+
+
+def compose_many(jobs: list[list[str]]) -> list[DictConfig | ConfigError]:
+    """compose(job) for every job of a grid, fast: Hydra composes once per distinct set of group choices
+    (task=, cell=, sweep=, ...); each job's plain `key=value` overrides are then applied to a copy as Hydra
+    applies them (OmegaConf.update, merge). A job with any other override (+key, ~key, ++key) is composed
+    on its own. Each entry is the config or the ConfigError of that job."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    parser = OverridesParser.create()
+    bases: dict[tuple[str, ...], DictConfig | ConfigError] = {}
+    out: list[DictConfig | ConfigError] = []
+    for job in jobs:
+        try:
+            parsed = parser.parse_overrides(job)
+        except HydraException as e:
+            out.append(ConfigError([first_line(e)]))
+            continue
+        group = tuple(o.input_line for o in parsed if _is_group(o.key_or_group) or o.package is not None)
+        values = [o for o in parsed if o.input_line not in group]
+        if any(o.type.name != "CHANGE" for o in values):  # add / delete / force-add: Hydra's own path
+            try:
+                out.append(compose(job))
+            except ConfigError as e:
+                out.append(e)
+            continue
+        if group not in bases:
+            try:
+                bases[group] = compose(list(group))
+            except ConfigError as e:
+                bases[group] = e
+        base = bases[group]
+        if isinstance(base, ConfigError):
+            out.append(base)
+            continue
+        cfg = copy.deepcopy(base)
+        try:
+            for o in values:
+                OmegaConf.update(cfg, o.key_or_group, o.value(), merge=True)
+        except (HydraException, OmegaConfBaseException) as e:
+            key = o.key_or_group
+            parent, _, leaf = key.rpartition(".")
+            known = _known_keys(parent)
+            line = f"{key}: unknown key{suggest(leaf, known)}" if known is not None else first_line(e)
+            unknown = any(w in str(e) for w in ("not in struct", "Missing key", "Key '"))
+            out.append(ConfigError([line if unknown else f"{key}: {first_line(e)}"]))
+            continue
+        out.append(cfg)
+    return out
+
+
+def _is_group(key: str) -> bool:
+    return "/" in key or key in GROUPS or key == "hydra"
 
 
 def first_line(e: BaseException) -> str:
@@ -124,8 +185,13 @@ _OVERRIDE = re.compile(r"Could not override '([^']+)'")
 
 
 def hydra_problem(e: BaseException) -> str:
-    """One line for a Hydra/OmegaConf error; for an unknown key, the closest known key of its node."""
+    """One line for a Hydra/OmegaConf error; for an unknown key, the closest known key of its node; for an
+    unknown group option, Hydra's list of options and the closest one."""
     line = first_line(e)
+    options, missing = getattr(e, "options", None), getattr(e, "missing_cfg_file", None)
+    if options and missing:
+        group, _, choice = str(missing).rpartition("/")
+        return f"{line}; Available options in '{group}': {' '.join(options)}{suggest(choice, options)}"
     m = _OVERRIDE.search(line) or _NOT_IN_STRUCT.search(str(e))
     if m:
         full = m.group(1)
@@ -180,10 +246,17 @@ def validate(cfg: DictConfig | dict[str, Any]) -> Job:
     if p:
         raise ConfigError(list(dict.fromkeys(p)))  # a problem found twice is listed once
     # The model constructor has the last word on combinations (e.g. chrono needs a horizon): build a
-    # tiny one (hidden at most 4) with the same choices.
-    try:
-        hidden = resolve_hidden(spec.cell, task)
-        build_model(dataclasses.replace(spec.cell, hidden_size=min(hidden, 4), budget=None), task)
-    except (ValueError, TypeError) as e:
-        raise ConfigError([f"cell: {first_line(e)}"]) from None
+    # tiny one (hidden at most 4) with the same choices (once per configuration: seeds share the answer).
+    if spec.config_id not in _BUILT:
+        try:
+            hidden = resolve_hidden(spec.cell, task)
+            build_model(dataclasses.replace(spec.cell, hidden_size=min(hidden, 4), budget=None), task)
+            _BUILT[spec.config_id] = None
+        except (ValueError, TypeError) as e:
+            _BUILT[spec.config_id] = f"cell: {first_line(e)}"
+    if _BUILT[spec.config_id]:
+        raise ConfigError([_BUILT[spec.config_id]])
     return Job(spec, settings, c)
+
+
+_BUILT: dict[str, str | None] = {}  # config_id -> the model constructor's objection (None: builds)

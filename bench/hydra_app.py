@@ -62,6 +62,12 @@ def hydra_job(cfg: DictConfig) -> str:
     out = execute(job, progress=False)
     if out.status == "write_error":
         request_stop(out.error)
+    from hydra.core.hydra_config import HydraConfig
+
+    from bench.sweep import SWEEP_TOTAL_ENV, job_line
+
+    total = os.environ.get(SWEEP_TOTAL_ENV, "?")
+    print(f"[{HydraConfig.get().job.num + 1}/{total}] {job_line(job, out)}", flush=True)
     return out.status
 
 

@@ -57,7 +57,7 @@ def provenance(device: torch.device) -> dict[str, object]:
         "threads": torch.get_num_threads(),
         "git_commit": git_commit(),
         "hostname": socket.gethostname(),
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started_at": dt.datetime.now(dt.UTC).replace(microsecond=0),  # stored as a UTC timestamp
     }
 
 

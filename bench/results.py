@@ -102,6 +102,25 @@ def _concat(tables: list[pa.Table], name: str) -> pd.DataFrame:
     return df
 
 
+def _normalise_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Columns that older rows of the current schema wrote differently, in today's form: started_at as a
+    UTC timestamp (once an ISO string), the forget bias's number column (added beside its label)."""
+    if runs.empty:
+        return runs
+    if "started_at" in runs.columns:
+        runs["started_at"] = pd.to_datetime(runs["started_at"], utc=True, errors="coerce", format="ISO8601")
+    if "cell.forget_bias" in runs.columns:
+        from bench.spec import forget_bias_value
+
+        value = runs["cell.forget_bias"].map(forget_bias_value).astype("float64")
+        if "cell.forget_bias_value" in runs.columns:
+            value = pd.to_numeric(runs["cell.forget_bias_value"], errors="coerce").fillna(value)
+            runs["cell.forget_bias_value"] = value
+        else:
+            runs.insert(runs.columns.get_loc("cell.forget_bias") + 1, "cell.forget_bias_value", value)
+    return runs
+
+
 def load_results(results_dir: str | Path, warn: bool = True) -> Results:
     """Load every complete run under `results_dir/runs/`. Missing directory -> empty tables."""
     root = Path(results_dir) / "runs"
@@ -125,5 +144,5 @@ def load_results(results_dir: str | Path, warn: bool = True) -> Results:
         for path, reason in skipped:
             warnings.warn(f"skipped {path}: {reason}", stacklevel=2)
     tables = {name: _concat(parts[name], name) for name in TABLES}
-    tables["runs"] = upgrade_runs(tables["runs"])  # older schemas read with today's columns
+    tables["runs"] = _normalise_runs(upgrade_runs(tables["runs"]))  # older schemas read with today's columns
     return Results(tables["runs"], tables["curves"], tables["grad_profile"], skipped, incomplete)

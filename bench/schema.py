@@ -9,12 +9,17 @@ columns an older schema lacks (bench/legacy.py upgrades schema 1 folders).
 
 from __future__ import annotations
 
+import datetime as dt
 import typing
 from typing import Any
 
 from bench.spec import TASK_SPECS, CellSpec, TaskSpec, TrainSpec
 
 SCHEMA_VERSION = 2
+
+# Columns computed from a spec column, stored right after it (not part of a configuration's identity:
+# the report groups by the spec columns): the forget bias as a number beside its label.
+DERIVED_COLUMNS: dict[str, tuple[str, type]] = {"cell.forget_bias_value": ("cell.forget_bias", float)}
 
 
 def column_types() -> dict[str, type]:
@@ -77,7 +82,7 @@ OUTCOME_TYPES: dict[str, type] = {
     "threads": int,
     "git_commit": str,
     "hostname": str,
-    "started_at": str,
+    "started_at": dt.datetime,  # a UTC timestamp
     "config_json": str,
 }
 HEAD_TYPES: dict[str, type] = {
@@ -90,7 +95,10 @@ HEAD_TYPES: dict[str, type] = {
     "length": str,
 }
 SPEC_TYPES: dict[str, type] = column_types()
-RUN_TYPES: dict[str, type] = HEAD_TYPES | SPEC_TYPES | OUTCOME_TYPES
+RUN_TYPES: dict[str, type] = {}
+for _name, _typ in (HEAD_TYPES | SPEC_TYPES | OUTCOME_TYPES).items():
+    RUN_TYPES[_name] = _typ
+    RUN_TYPES |= {d: t for d, (after, t) in DERIVED_COLUMNS.items() if after == _name}
 RUN_COLUMNS: tuple[str, ...] = tuple(RUN_TYPES)
 SPEC_COLUMNS: tuple[str, ...] = tuple(SPEC_TYPES)
 
@@ -109,7 +117,13 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 STATUSES = ("ok", "diverged", "failed")
 
-_PANDAS_DTYPE = {int: "Int64", float: "float64", bool: "boolean", str: "string"}
+_PANDAS_DTYPE = {
+    int: "Int64",
+    float: "float64",
+    bool: "boolean",
+    str: "string",
+    dt.datetime: "datetime64[ns, UTC]",
+}
 
 
 def pandas_dtype(column: str) -> str:

@@ -15,13 +15,16 @@ typed defaults and range checks; the cell registry (``bench.cells``) checks what
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
-import typing
-from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from typing import Any, ClassVar
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from bench.fields import _is_num, _normalise, build, suggest
+
+__all__ = ["suggest"]  # re-exported: bench.cells and bench.sweep name it from here
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 CLIPS = ("none", "norm", "value")
@@ -39,82 +42,6 @@ class SpecError(ValueError):
             problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + "; ".join(problems)
         )
         self.problems = problems
-
-
-# ----------------------------------------------------------------------------- normalisation
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _normalise(cls: type, obj: Any) -> None:
-    """Coerce the values of a frozen spec in place so that equal computations have equal fields:
-    ints given for float fields become floats, a number given as forget bias becomes a float."""
-    for name, hint in _hints(cls).items():
-        if name.startswith("_") or typing.get_origin(hint) is ClassVar:
-            continue
-        v = getattr(obj, name)
-        base = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
-        if base[0] is float and _is_int(v):
-            object.__setattr__(obj, name, float(v))
-        elif hint is Any and _is_num(v):  # number-or-label fields (forget_bias)
-            object.__setattr__(obj, name, float(v))
-
-
-def _check_type(key: str, hint: Any, v: Any) -> str | None:
-    """One problem line when `v` does not have the declared type (None when it does)."""
-    args = typing.get_args(hint)
-    optional = type(None) in args
-    base = [a for a in args if a is not type(None)][0] if optional else hint
-    if v is None:
-        return None if optional else f"{key} must not be null"
-    if hint is Any:
-        return None
-    ok = {
-        bool: isinstance(v, bool),
-        int: _is_int(v),
-        float: _is_num(v),
-        str: isinstance(v, str),
-    }.get(base, True)
-    if ok:
-        return None
-    what = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string"}[base]
-    return f"{key} must be {what}{' or null' if optional else ''}, got {v!r}"
-
-
-def suggest(word: str, options: typing.Iterable[str]) -> str:
-    """' (did you mean X?)' for the closest of `options`, or ''."""
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def build(cls: type, data: dict[str, Any], prefix: str) -> tuple[Any, list[str]]:
-    """cls(**data) with every unknown key, missing key and wrong type reported as one line each."""
-    problems: list[str] = []
-    names = [f.name for f in fields(cls) if f.init]
-    for k in data:
-        if k not in names:
-            problems.append(f"{prefix}{k}: unknown key; allowed: {sorted(names)}{suggest(k, names)}")
-    hints = _hints(cls)
-    for f in fields(cls):
-        if not f.init:
-            continue
-        if f.name in data:
-            bad = _check_type(prefix + f.name, hints[f.name], data[f.name])
-            if bad:
-                problems.append(bad)
-        elif f.default is MISSING and f.default_factory is MISSING:
-            problems.append(f"{prefix}{f.name}: missing")
-    if problems:
-        return None, problems
-    return cls(**{k: v for k, v in data.items() if k in names}), []
 
 
 # ----------------------------------------------------------------------------- task specs
@@ -305,10 +232,19 @@ class RunSpec:
             for k, v in asdict(getattr(self, part)).items():
                 cols[f"{part}.{k}"] = v
         cols["cell.forget_bias"] = self.cell.forget_bias_label
+        cols["cell.forget_bias_value"] = forget_bias_value(self.cell.forget_bias)
         return cols | {"seed": self.seed, "device": self.device, "dtype": self.dtype}
 
     def with_seed(self, seed: int) -> RunSpec:
         return replace(self, seed=seed)
+
+
+def forget_bias_value(fb: Any) -> float:
+    """The forget bias as a number for the runs table: NaN for a label such as 'chrono'."""
+    try:
+        return float(fb)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _digest(obj: dict[str, Any]) -> str:
@@ -321,8 +257,13 @@ class Settings:
     """Where and how visibly a run is executed: never part of its identity."""
 
     results_dir: str = "results"  # runs land in results_dir/runs/<run_id>/
-    report_dir: str = "reports"  # where `bench sweep` / `bench report` write the report
-    threads: int | None = None  # torch threads for this run; null = the harness's choice
+    # where `bench sweep` / `bench report` write the report; null = reports/ for the default results_dir,
+    # else <results_dir>/report (so a sweep into another results_dir never overwrites the checkout's report)
+    report_dir: str | None = None
+    threads: int | None = (
+        None  # torch threads per run; null: 1 for `bench run` on CPU, cores // jobs in sweeps
+    )
+    jobs: int | None = None  # sweep runs in parallel (built-in runner); null = all cores, 1 = in this process
     force: bool = False  # rerun even if a complete run with the same run_id exists
     progress: bool = True  # tqdm bars (silent anyway when stderr is not a terminal)
     sweep_name: str | None = None  # set by sweep presets; recorded in the runs table
@@ -330,12 +271,33 @@ class Settings:
 
     def problems(self) -> list[str]:
         p: list[str] = []
-        for key in ("results_dir", "report_dir"):
-            if not getattr(self, key):
-                p.append(f"{key} must be a non-empty path, got {getattr(self, key)!r}")
+        if not self.results_dir:
+            p.append(f"results_dir must be a non-empty path, got {self.results_dir!r}")
+        if self.report_dir is not None and not self.report_dir:
+            p.append(f"report_dir must be a non-empty path or null, got {self.report_dir!r}")
         if self.threads is not None:
             _min(p, "threads", self.threads, 1)
+        if self.jobs is not None:
+            _min(p, "jobs", self.jobs, 1)
         return p
+
+    @property
+    def report_path(self) -> str:
+        """Where the report goes (see report_dir)."""
+        return report_dir_for(self.results_dir, self.report_dir)
+
+
+DEFAULT_RESULTS_DIR, DEFAULT_REPORT_DIR = "results", "reports"
+
+
+def report_dir_for(results_dir: str, report_dir: str | None) -> str:
+    """report_dir if given; else reports/ next to the default results/, and <results_dir>/report for any
+    other results_dir."""
+    if report_dir:
+        return report_dir
+    if str(results_dir).rstrip("/") == DEFAULT_RESULTS_DIR:
+        return DEFAULT_REPORT_DIR
+    return str(Path(results_dir) / "report")
 
 
 # Top-level keys of a composed config besides the run and the settings: a preset's helper tables

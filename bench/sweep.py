@@ -16,28 +16,43 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from bench.atomic import check_writable
-from bench.claims import claim_holder, mark_sweep_process, request_stop, stop_reason
-from bench.config import CONF_DIR, ConfigError, Job, compose, validate
+from bench.claims import claim_holder, mark_sweep_process, request_stop, stop_reason, watch_parent
+from bench.config import CONF_DIR, ConfigError, Job, compose, compose_many, validate
 from bench.paths import hydra_quote
+from bench.spec import Settings, suggest
 from bench.store import complete_status, is_complete, run_dir
 
 DEFAULT_PRESET = "default"
+NO_PRESET = "none"  # `sweep=none`: the base config (conf/config.yaml), swept over the keys given
 SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # when the running sweep started (for force=true)
+SWEEP_TOTAL_ENV = "BENCH_SWEEP_TOTAL"  # how many jobs the Hydra launcher child runs (for its job lines)
 # launcher option -> (python module of its Hydra plugin, pyproject extra that installs it)
 LAUNCHER_PLUGINS = {
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "joblib"),
     "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "submitit"),
     "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "submitit"),
 }
+LAUNCHERS = ("basic", *LAUNCHER_PLUGINS)
+PATH_KEYS = ("results_dir", "report_dir")  # one per sweep: never swept
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (or SIGINT) while the sweep runs; `code` is the exit status (128 + signal)."""
+
+    def __init__(self, code: int = 130):
+        super().__init__(code)
+        self.code = code
 
 
 @dataclass
@@ -57,28 +72,51 @@ class Plan:
                 return value
         return None
 
+    @property
+    def preset(self) -> str:
+        """The preset the grid comes from (`none` for the base config)."""
+        for a in self.overrides:
+            key, _, value = a.partition("=")
+            if key.lstrip("+~") == "sweep":
+                return value or NO_PRESET
+        return DEFAULT_PRESET
+
 
 def presets() -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
 
 
+class PresetError(ValueError):
+    pass
+
+
 def _normalise(args: list[str]) -> list[str]:
-    """Accept a bare preset name as first argument. Without a preset and without any swept key
-    (no `a,b` list), the sweep is the default preset with these overrides applied to every job."""
+    """Accept a bare preset name as first argument; the grid always comes from a preset: the one chosen
+    (`sweep=NAME`), or the default preset, with the overrides on top (`sweep=none`: the base config)."""
     args = list(args)
-    if args and "=" not in args[0] and not args[0].startswith("-") and args[0] in presets():
+    if args and "=" not in args[0] and not args[0].startswith("-"):
+        if args[0] not in presets():
+            raise PresetError(
+                f"{args[0]!r} is not a sweep preset{suggest(args[0], presets())}; presets: "
+                + ", ".join(presets())
+            )
         args[0] = f"sweep={args[0]}"
-    chose_preset = any(a.partition("=")[0].lstrip("+~") == "sweep" for a in args)
-    swept = any("," in a.partition("=")[2] for a in args if not _is_hydra_arg(a))
-    if not chose_preset and not swept:
+    if not any(a.partition("=")[0].lstrip("+~") == "sweep" for a in args):
         args = [f"sweep={DEFAULT_PRESET}", *args]
     return args
 
 
 def _launcher_problem(args: list[str]) -> str | None:
+    """One line for a launcher that cannot run here (unknown, plugin missing, no Slurm, bad n_jobs)."""
     for a in args:
         key, _, value = a.partition("=")
-        if key.lstrip("+~") == "hydra/launcher" and value in LAUNCHER_PLUGINS:
+        key = key.lstrip("+~")
+        if key == "hydra/launcher" and value not in LAUNCHERS:
+            return (
+                f"hydra/launcher={value}: unknown launcher{suggest(value, LAUNCHERS)}; options: "
+                + ", ".join(LAUNCHERS)
+            )
+        if key == "hydra/launcher" and value in LAUNCHER_PLUGINS:
             module, extra = LAUNCHER_PLUGINS[value]
             if (
                 importlib.util.find_spec(module.split(".")[0]) is None
@@ -88,6 +126,18 @@ def _launcher_problem(args: list[str]) -> str | None:
                     f"hydra/launcher={value} needs the '{extra}' extra: "
                     f"pip install -e '.[{extra}]' (or pip install {extra_package(extra)})"
                 )
+            if value == "submitit_slurm" and shutil.which("sbatch") is None:
+                return (
+                    "hydra/launcher=submitit_slurm needs Slurm, but there is no `sbatch` on PATH "
+                    "(use hydra/launcher=submitit_local or joblib on this machine)"
+                )
+        if key == "hydra.launcher.n_jobs":
+            try:
+                n = int(value)
+            except ValueError:
+                return f"hydra.launcher.n_jobs must be an integer, got {value!r}"
+            if n == 0:
+                return "hydra.launcher.n_jobs must not be 0 (N > 0 workers, or -1 for all cores)"
     return None
 
 
@@ -116,7 +166,10 @@ def plan(args: list[str]) -> Plan:
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
 
-    args = _normalise(args)
+    try:
+        args = _normalise(args)
+    except PresetError as e:
+        return Plan(list(args), [], [], [str(e)])
     problem = _launcher_problem(args)
     if problem:
         return Plan(args, [], [], [problem])
@@ -124,6 +177,9 @@ def plan(args: list[str]) -> Plan:
         parsed = OverridesParser.create().parse_overrides(args)
     except HydraException as e:
         return Plan(args, [], [], [str(e).strip().splitlines()[0]])
+    swept_paths = [o.input_line for o in parsed if o.is_sweep_override() and o.key_or_group in PATH_KEYS]
+    if swept_paths:
+        return Plan(args, [], [], [f"{swept_paths[0]}: {PATH_KEYS} cannot be swept (one per sweep)"])
     # The preset (and any other group choice that is not swept) decides hydra.sweeper.params.
     fixed = [o.input_line for o in parsed if not o.is_sweep_override() and not o.is_hydra_override()]
     try:
@@ -133,14 +189,19 @@ def plan(args: list[str]) -> Plan:
     node = base.hydra.sweeper.get("params")
     params = OmegaConf.to_container(node, resolve=False) if OmegaConf.is_config(node) else {}
     grid = [f"{k}={v}" for k, v in params.items()] + [a for a in args if not _is_hydra_arg(a)]
+    if not any(o.is_sweep_override() for o in OverridesParser.create().parse_overrides(grid)):
+        what = "sweep=none: no swept key" if not params else "the grid has no swept key"
+        return Plan(args, [], [], [f"{what} (give a list, e.g. seed=0,1,2; one run is `bench run`)"])
     try:
         jobs = expand(grid)
     except HydraException as e:
         return Plan(args, [], [], [str(e).strip().splitlines()[0]])
     specs, problems, bad = [], [], 0
-    for job in jobs:
+    for job, cfg in zip(jobs, compose_many(jobs), strict=True):
         try:
-            specs.append(validate(compose(job)))
+            if isinstance(cfg, ConfigError):
+                raise cfg
+            specs.append(validate(cfg))
         except ConfigError as e:
             bad += 1
             problems.extend(f"job [{' '.join(job)}]: {p}" for p in e.problems)
@@ -157,7 +218,20 @@ def done(job: Job) -> bool:
     return is_complete(run_dir(job.settings.results_dir, job.run_id))
 
 
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parallelism(settings: Settings, todo: int) -> tuple[int, int]:
+    """(worker processes, torch threads per run) of the built-in runner: `jobs` (all cores when null), at
+    most one per run to train, and `threads` or cores // jobs threads each."""
+    jobs = max(1, min(settings.jobs or cores(), max(todo, 1)))
+    return jobs, settings.threads or max(1, cores() // jobs)
+
+
 def main(args: list[str]) -> int:
+    dry_run = "--dry-run" in args
+    args = [a for a in args if a != "--dry-run"]
     p = plan(args)
     if p.problems:
         print(f"error: sweep not started: {p.bad_jobs or len(p.problems)} invalid job(s):", file=sys.stderr)
@@ -169,22 +243,18 @@ def main(args: list[str]) -> int:
         return 2
     first = p.specs[0].settings
     results_dir = Path(first.results_dir).resolve()
+    report_dir = first.report_path
     distinct = {s.run_id: s for s in p.specs}  # a grid point that repeats a run trains it once
     force = any(s.settings.force for s in p.specs)
     before = {rid: done(s) for rid, s in distinct.items()}
     todo = [s for rid, s in distinct.items() if force or not before[rid]]
-    # results_dir must be writable only if something trains (a complete archive may be read-only)
-    unwritable = [check_writable("results_dir", results_dir)] if todo else []
-    unwritable = [u for u in [*unwritable, check_writable("report_dir", first.report_dir)] if u]
-    if unwritable:
-        for line in unwritable:
-            print(f"error: sweep not started: {line}", file=sys.stderr)
-        return 2
+    where = "the base config (conf/config.yaml)" if p.preset == NO_PRESET else f"preset {p.preset!r}"
     print(
         f"sweep: {len(p.specs)} jobs ({len(distinct)} distinct runs), "
-        f"{len(distinct) - len(todo)} already complete -> {results_dir}",
+        f"{sum(before.values())} already complete{' (force=true: rerun)' if force else ''} -> {results_dir}",
         flush=True,
     )
+    print(f"grid: {where} (conf/sweep/{p.preset}.yaml) with the overrides given", flush=True)
     if len(distinct) < len(p.specs):
         print(
             f"note: {len(p.specs) - len(distinct)} grid point(s) repeat a run of this sweep (e.g. "
@@ -192,18 +262,40 @@ def main(args: list[str]) -> int:
             "trains once",
             flush=True,
         )
+    if dry_run:
+        return _dry_run(p, distinct, before, todo, results_dir)
+    # results_dir must be writable only if something trains (a complete archive may be read-only)
+    unwritable = [check_writable("results_dir", results_dir)] if todo else []
+    unwritable = [u for u in [*unwritable, check_writable("report_dir", report_dir)] if u]
+    if unwritable:
+        for line in unwritable:
+            print(f"error: sweep not started: {line}", file=sys.stderr)
+        return 2
     t0 = time.perf_counter()
     unmark = mark_sweep_process()  # launcher workers watch this process; a job can stop the sweep
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    interrupted = None
     try:
         if todo and p.launcher is None:
-            _run_here(todo)
+            _run_here(todo, first)
         elif todo:
             rc = _run_with_hydra(p, results_dir)
             if rc:
                 print(f"error: the Hydra launcher exited with status {rc}", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        interrupted = e.code if isinstance(e, Interrupted) else 130
     finally:
+        signal.signal(signal.SIGTERM, old_term)
         stopped = stop_reason()
         unmark()
+    if interrupted:
+        n = sum(done(s) for s in distinct.values())
+        print(
+            f"interrupted: {n}/{len(distinct)} runs complete; rerun the same command to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        return interrupted
     launch_s = time.perf_counter() - t0  # launching and running the jobs, without set-up and report
     counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0, "claimed": 0}
     for rid in distinct:
@@ -217,40 +309,252 @@ def main(args: list[str]) -> int:
             counts[status] += 1
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k not in ("incomplete", "claimed"))
     print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
+    print(outcome_table(results_dir, list(distinct)), flush=True)
     if stopped:
         print(f"error: sweep stopped: {stopped}", file=sys.stderr)
         return 1
-    report_rc = _report(first.results_dir, first.report_dir)  # as given: report text names it
+    report_rc = _report(first.results_dir, report_dir)  # as given: report text names it
     return 1 if counts["failed"] or counts["incomplete"] or report_rc else 0
 
 
-def _run_here(todo: list[Job]) -> None:
-    """Run the jobs in this process, one after the other, under one sweep bar."""
-    from bench.train import execute
+def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
+    raise Interrupted(128 + signum)
 
-    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=None, position=0, dynamic_ncols=True)
+
+# ----------------------------------------------------------------------------- console
+def job_line(job: Job, out) -> str:  # noqa: ANN001 - a bench.train.RunOutcome
+    """`adding T=100 gru seed 1: solved at 700, acc 0.98, 7.1 s`: one finished job."""
+    s = job.spec
+    head = f"{s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
+    r = out.row or {}
+    if out.status in ("ok", "diverged") and r:
+        what = (
+            f"solved at {r['steps_to_solve']}"
+            if r.get("solved")
+            else (
+                f"diverged at {r['diverged_at']}"
+                if out.status == "diverged"
+                else f"not solved in {r['steps']}"
+            )
+        )
+        acc = r.get("final_accuracy")
+        acc_text = f", acc {acc:.2f}" if acc is not None and acc == acc else ""
+        return f"{head}: {what}{acc_text}, {r.get('wall_s') or 0:.1f} s"
+    if out.status == "skipped":
+        return f"{head}: already complete"
+    if out.status == "claimed":
+        return f"{head}: claimed by another process ({out.error or 'it trains it'})"
+    return f"{head}: {out.status}: {out.error}"
+
+
+def sweep_bar(total: int, disable: bool | None = None, file=None) -> tqdm:  # noqa: ANN001
+    """The one sweep bar (with an ETA); off without a terminal (disable=None), job lines still print."""
+    return tqdm(
+        total=total, desc="sweep", unit="run", disable=disable, position=0, dynamic_ncols=True, file=file
+    )
+
+
+def advance(bar: tqdm, index: int, total: int, line: str, last: str) -> None:
+    """One job finished: its line above the bar, then the bar moved on with this job as `last=`."""
+    tqdm.write(f"[{index}/{total}] {line}", file=bar.fp if not bar.disable else None)
+    bar.update(1)
+    bar.set_postfix(last=last)  # after update, refreshed: shows this job, not the one before
+
+
+def outcome_table(results_dir: Path, run_ids: list[str]) -> str:
+    """A task x cell table of the sweep's runs: solved / complete runs per cell."""
+    import pyarrow.parquet as pq
+
+    cells: dict[tuple[str, str], list[int]] = {}
+    for rid in run_ids:
+        path = run_dir(results_dir, rid) / "runs.parquet"
+        try:
+            table = pq.read_table(path)
+            row = table.to_pylist()[0]
+            row.setdefault("task.name", row.get("task"))  # schema 1's names (bench/legacy.py)
+            row.setdefault("cell.name", row.get("cell"))
+        except Exception:  # noqa: BLE001 - a run without its table (incomplete, failed early) is left out
+            continue
+        c = cells.setdefault((row["task.name"], row["cell.name"]), [0, 0])
+        c[0] += bool(row["solved"])
+        c[1] += 1
+    if not cells:
+        return "solved: no complete runs"
+    tasks = sorted({t for t, _ in cells}, key=lambda t: (["copy", "adding", "recall"] + [t]).index(t))
+    names = sorted({c for _, c in cells}, key=lambda c: (["rnn", "lstm", "gru"] + [c]).index(c))
+    w = max(len("solved / runs") + 1, *(len(t) + 1 for t in tasks))
+    lines = ["solved / runs".ljust(w) + "".join(f"{c:>9}" for c in names)]
+    for t in tasks:
+        row = "".join(f"{'/'.join(map(str, cells[(t, c)])) if (t, c) in cells else '-':>9}" for c in names)
+        lines.append(t.ljust(w) + row)
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- runners
+def _with_threads(job: Job, threads: int) -> Job:
+    if job.settings.threads:
+        return job
+    return replace(job, settings=replace(job.settings, threads=threads))
+
+
+def _run_here(todo: list[Job], settings: Settings) -> None:
+    """The built-in runner: `jobs` worker processes (all cores by default), or in this process one job
+    after the other (jobs=1, or a single run), under one sweep bar with one line per finished job."""
+    jobs, threads = parallelism(settings, len(todo))
+    todo = [_with_threads(j, threads) for j in todo]
+    print(f"runner: {jobs} process{'es' if jobs > 1 else ''} x {threads} torch thread(s)", flush=True)
+    bar = sweep_bar(len(todo))
     try:
-        for job in todo:
-            if stop_reason():  # an earlier job could not write its results (disk full, read-only)
-                break
-            out = execute(job, progress=job.settings.progress, position=1 if not bar.disable else 0)
-            if out.status == "write_error":
-                request_stop(out.error)
-            bar.set_postfix(last=f"{job.spec.cell.name}:{out.status}", refresh=False)
-            bar.update(1)
+        if jobs == 1:
+            _sequential(todo, bar)
+        else:
+            _parallel(todo, bar, jobs, threads)
     finally:
         bar.close()
 
 
+def _sequential(todo: list[Job], bar: tqdm) -> None:
+    from bench.train import execute
+
+    for i, job in enumerate(todo, 1):
+        if stop_reason():  # an earlier job could not write its results (disk full, read-only)
+            break
+        out = execute(job, progress=job.settings.progress and not bar.disable, position=1)
+        if out.status == "write_error":
+            request_stop(out.error)
+        advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
+
+
+def _worker_init(threads: int) -> None:
+    """A worker of the built-in runner: leaves Ctrl-C to the sweep (which ends it), exits when the sweep
+    dies (watch_parent; and never marks a run complete after that: claims.abandoned), uses `threads`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    watch_parent()
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _worker_job(job: Job):  # noqa: ANN202 - a bench.train.RunOutcome
+    from bench.train import RunOutcome, execute
+
+    if stop_reason():
+        return RunOutcome(job.run_id, "stopped", error=stop_reason())
+    return execute(job, progress=False)
+
+
+def _parallel(todo: list[Job], bar: tqdm, jobs: int, threads: int) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    from bench.train import RunOutcome
+
+    ctx = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
+    try:
+        # Workers start ignoring Ctrl-C (inherited, so also while they import): the sweep ends them.
+        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            futures = {pool.submit(_worker_job, job): job for job in todo}
+        finally:
+            signal.signal(signal.SIGINT, sigint)
+        for i, fut in enumerate(as_completed(futures), 1):
+            job = futures[fut]
+            try:
+                out = fut.result()
+            except BrokenProcessPool as e:
+                out = RunOutcome(job.run_id, "failed", error=f"worker died: {e}")
+            if out.status == "write_error":
+                request_stop(out.error)
+            advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):  # no worker outlives an interrupt
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _dry_run(
+    p: Plan, distinct: dict[str, Job], before: dict[str, bool], todo: list[Job], results_dir: Path
+) -> int:
+    """List the jobs (complete or to train) and an ETA from stored ms_per_step of similar runs."""
+    stored = _stored_speeds(results_dir)
+    jobs, _ = parallelism(p.specs[0].settings, len(todo))
+    total, unknown = 0.0, 0
+    todo_ids = {j.run_id for j in todo}
+    for i, (rid, job) in enumerate(distinct.items(), 1):
+        s = job.spec
+        head = f"  [{i}/{len(distinct)}] {rid} {s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
+        if rid not in todo_ids:
+            print(f"{head}: complete")
+            continue
+        ms = stored.get(("config", s.config_id)) or stored.get(("cell", s.task.name, s.cell.name))
+        if ms is None:
+            unknown += 1
+            print(f"{head}: to train (no similar stored run)")
+            continue
+        est = ms * s.train.steps / 1000
+        total += est
+        print(f"{head}: to train, at most ~{est:.0f} s ({ms:.1f} ms/step x {s.train.steps} steps)")
+    eta = total / jobs if todo else 0.0
+    note = f"; {unknown} without an estimate" if unknown else ""
+    print(
+        f"dry run: {len(todo)} to train, {len(distinct) - len(todo)} complete; ETA at most "
+        f"~{eta / 60:.1f} min with {jobs} process(es) (stored ms_per_step of similar runs x step budget, "
+        f"no early stop{note}); nothing trained"
+    )
+    return 0
+
+
+def _stored_speeds(results_dir: Path) -> dict[tuple, float]:
+    """Median ms_per_step of the stored runs (any schema: bench.load_results), by config_id and by
+    (task, cell)."""
+    from bench.results import load_results
+
+    runs = load_results(results_dir, warn=False).runs
+    if runs.empty or "ms_per_step" not in runs.columns:
+        return {}
+    runs = runs[runs["ms_per_step"].notna()]
+    out: dict[tuple, float] = {}
+    for cid, ms in runs.groupby("config_id")["ms_per_step"].median().items():
+        out[("config", cid)] = float(ms)
+    for (task, cell), ms in runs.groupby(["task.name", "cell.name"])["ms_per_step"].median().items():
+        out[("cell", task, cell)] = float(ms)
+    return out
+
+
 def _run_with_hydra(p: Plan, results_dir: Path) -> int:
     """A Hydra multirun of the whole grid through the chosen launcher, in a child process that starts
-    Hydra's own entry point (each job skips itself when its run is complete)."""
+    Hydra's own entry point (each job skips itself when its run is complete). Hydra's own console log is
+    off (hydra/hydra_logging=disabled: its per-job lines are in each job's folder under hydra.sweep.dir);
+    each job prints its one line."""
     # Absolute results_dir: launchers such as submitit run jobs from other working directories.
     quoted = f"results_dir={hydra_quote(str(results_dir))}"
-    cmd = [sys.executable, "-m", "bench.hydra_app", "--multirun", *p.overrides, quoted]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.hydra_app",
+        "--multirun",
+        *p.overrides,
+        quoted,
+        "hydra/hydra_logging=disabled",
+    ]
     env = dict(os.environ)
     env.setdefault(SWEEP_STARTED_ENV, str(time.time_ns()))
-    return subprocess.call(cmd, env=env)
+    env[SWEEP_TOTAL_ENV] = str(len(p.jobs))
+    child = subprocess.Popen(cmd, env=env)
+    try:
+        return child.wait()
+    except BaseException:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        raise
 
 
 def _report(results_dir: str, report_dir: str) -> int:

@@ -200,7 +200,7 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
         "task_variant": spec.task.variant_label(),
         **spec.columns(),
         **prov,
-        "config_json": json.dumps(job.config, sort_keys=True, default=str),
+        "config_json": json.dumps(portable_config(job.config), sort_keys=True, default=str),
     }
     if t is None:
         return row
@@ -225,6 +225,38 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
         "peak_mem_mb": peak_memory_mb(torch.device(spec.device)),
         "wall_s": t.wall_s,
     }
+
+
+# Where a run was written is no part of what it is: these keys (absolute paths, often) are not stored.
+MACHINE_KEYS = ("results_dir", "report_dir")
+
+
+def portable_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config as stored with a run: without the machine's paths (results_dir, report_dir)."""
+    return {k: v for k, v in config.items() if k not in MACHINE_KEYS}
+
+
+def run_threads(job: Job) -> int | None:
+    """The torch threads a run uses: `threads` when given; else 1 on CPU (safe on a shared machine; a
+    sweep sets cores // jobs), and torch's own choice on a GPU."""
+    if job.settings.threads:
+        return job.settings.threads
+    return 1 if job.spec.device == "cpu" else None
+
+
+def describe(job: Job) -> str:
+    """`gru adding T=200 seed 3`: a job in a few words, for console lines."""
+    s = job.spec
+    return f"{s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
+
+
+def start_line(job: Job) -> str:
+    """The line printed when a run starts: what, where, and with how many threads."""
+    s, n = job.spec, run_threads(job) or torch.get_num_threads()
+    return (
+        f"run {job.run_id}: {s.cell.name} {s.task.name} T={s.task.seq_len} seed {s.seed} on {s.device}, "
+        + (f"{n} thread{'s' if n != 1 else ''}")
+    )
 
 
 def kernel(model: SequenceModel) -> str:
@@ -282,9 +314,9 @@ def execute(job: Job, progress: bool = True, position: int = 0) -> RunOutcome:
 
 def _train_and_record(job: Job, folder: Path, progress: bool, position: int) -> RunOutcome:
     run_id = job.run_id
-    begin_run(folder, job.config)
-    if job.settings.threads:
-        torch.set_num_threads(job.settings.threads)
+    begin_run(folder, portable_config(job.config))
+    if threads := run_threads(job):
+        torch.set_num_threads(threads)
     device = torch.device(job.spec.device)
     prov = provenance(device)
     reset_peak_memory(device)

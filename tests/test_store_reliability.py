@@ -49,6 +49,10 @@ TINY = [
 ]
 
 
+# A bare grid (no preset), run in this process: tests patch bench.train here, which spawned workers lack.
+BARE = ["sweep=none", "jobs=1"]
+
+
 def spec(tmp: Path, *extra: str):
     return validate(compose([*TINY, *extra, f"results_dir={tmp}"]))
 
@@ -326,7 +330,15 @@ def test_two_concurrent_sweeps_train_every_run_exactly_once(tmp_path):
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     log = tmp_path / "trainings.log"
-    grid = ["sweep=smoke", "task=recall", "cell=rnn,gru", "seed=0,1", "train.steps=10", "progress=false"]
+    grid = [
+        "sweep=smoke",
+        "task=recall",
+        "cell=rnn,gru",
+        "seed=0,1",
+        "train.steps=10",
+        "progress=false",
+        "jobs=1",
+    ]
     procs = [
         subprocess.Popen(
             [
@@ -384,7 +396,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_killing_the_sweep_stops_its_joblib_workers(tmp_path):
-    grid = ["cell=rnn,gru", *TINY, "train.steps=100000", "train.early_stop=false"]
+    grid = ["sweep=none", "cell=rnn,gru", *TINY, "train.steps=100000", "train.early_stop=false"]
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -442,7 +454,7 @@ def _enospc_on(monkeypatch, names: tuple[str, ...]) -> None:
 def test_disk_full_stops_the_sweep_with_one_line(tmp_path, monkeypatch, capsys):
     calls = counting_train(monkeypatch)
     _enospc_on(monkeypatch, ("curves.parquet",))  # config.json fits; the tables do not
-    rc = sweep_main(["cell=rnn,lstm,gru", *TINY, *sweep_dirs(tmp_path)])
+    rc = sweep_main([*BARE, "cell=rnn,lstm,gru", *TINY, *sweep_dirs(tmp_path)])
     err = capsys.readouterr().err
     assert rc == 1 and len(calls) == 1  # stopped after the first run that could not be written
     lines = [line for line in err.splitlines() if line.startswith("error:")]
@@ -496,7 +508,7 @@ def test_unwritable_results_dir_is_a_preflight_error(tmp_path, monkeypatch, caps
     assert capsys.readouterr().err.strip() == f"error: results_dir: {a_file} is not a directory"
     assert cli_main(["run", *TINY, f"results_dir={a_file / 'sub'}"]) == 2
     assert f"error: results_dir: {a_file / 'sub'} cannot be created" in capsys.readouterr().err
-    assert sweep_main(["cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, a_file / "sub")]) == 2
+    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, a_file / "sub")]) == 2
     assert "error: sweep not started: results_dir: " in capsys.readouterr().err
     # simulated read-only directory (as root a chmod does not bite): the probe write fails with EROFS
     ro = tmp_path / "ro"
@@ -508,18 +520,18 @@ def test_unwritable_results_dir_is_a_preflight_error(tmp_path, monkeypatch, caps
 
     real_probe = atomic._probe
     monkeypatch.setattr(atomic, "_probe", probe)
-    assert sweep_main(["cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, ro)]) == 2
+    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, ro)]) == 2
     err = capsys.readouterr().err
     assert f"error: sweep not started: results_dir: {ro} is not writable (Read-only file system)" in err
     assert calls == []
     # unwritable report_dir: also before anything trains
-    assert sweep_main(["cell=rnn,gru", *TINY, *sweep_dirs(tmp_path), f"report_dir={a_file}"]) == 2
+    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(tmp_path), f"report_dir={a_file}"]) == 2
     assert "report_dir: " in capsys.readouterr().err and calls == []
     assert cli_main(["report", f"results_dir={tmp_path}", f"report_dir={a_file}"]) == 2
 
 
 def test_a_complete_read_only_archive_still_reads(tmp_path, monkeypatch, capsys):
-    grid = ["cell=rnn,gru", *TINY]
+    grid = [*BARE, "cell=rnn,gru", *TINY]
     assert sweep_main([*grid, *sweep_dirs(tmp_path)]) == 0
     results = tmp_path / "results"
     real_probe = atomic._probe
@@ -565,7 +577,7 @@ def test_hydra_quote_round_trips(value):
 
 def test_results_dir_with_space_comma_and_non_ascii(tmp_path):
     odd = tmp_path / "a b,c é"
-    assert sweep_main(["cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, odd)]) == 0
+    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, odd)]) == 0
     assert len(load_results(odd).runs) == 2
     assert sorted(p.name for p in tmp_path.iterdir() if "a b" in p.name or "c é" in p.name) == ["a b,c é"]
 

@@ -52,7 +52,7 @@ def completed(tmp_path: Path) -> dict[str, int]:
 
 
 def test_plan_expands_the_grid_like_hydra():
-    p = plan(["cell=rnn,lstm,gru", "task.seq_len=5,10", "seed=0,1", *TINY[1:]])
+    p = plan(["sweep=none", "cell=rnn,lstm,gru", "task.seq_len=5,10", "seed=0,1", *TINY[1:]])
     assert not p.problems and len(p.jobs) == 12 == len({s.run_id for s in p.specs})
     # a later value on the command line wins over the preset's grid for the same key
     q = plan(["sweep=smoke", "cell=gru"])
@@ -93,7 +93,15 @@ def test_smoke_preset_end_to_end(tmp_path):
 
 
 def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
-    grid = ["cell=rnn,gru", "task=recall", "seed=0,1", *TINY, "train.steps=200"]  # long enough to kill
+    grid = [
+        "sweep=none",
+        "cell=rnn,gru",
+        "task=recall",
+        "seed=0,1",
+        *TINY,
+        "train.steps=200",
+        "jobs=1",
+    ]  # long enough to kill
     p = subprocess.Popen(
         [sys.executable, "-m", "bench", "sweep", *grid, *dirs(tmp_path)],
         stdout=subprocess.DEVNULL,
@@ -119,7 +127,7 @@ def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
 
 def test_preflight_rejects_the_whole_sweep_before_training(tmp_path):
     tiny = [a for a in TINY if not a.startswith("cell.hidden_size")]
-    proc = sweep(tmp_path, "cell=gru,lstm", "train.lr=0.01,0", "cell.hidden_size=8,-1", *tiny)
+    proc = sweep(tmp_path, "sweep=none", "cell=gru,lstm", "train.lr=0.01,0", "cell.hidden_size=8,-1", *tiny)
     assert proc.returncode == 2
     assert "sweep not started: 6 invalid job(s)" in proc.stderr  # 2 cells x (lr=0 or hidden=-1) combos
     assert proc.stderr.count("train.lr must be a number > 0") == 4
@@ -152,7 +160,7 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
         return real(spec, **kw)
 
     monkeypatch.setattr(bt, "train", flaky)
-    rc = sweep_main(["cell=rnn,lstm,gru", "task=recall", *TINY, *dirs(tmp_path)])
+    rc = sweep_main(["sweep=none", "cell=rnn,lstm,gru", "task=recall", *TINY, "jobs=1", *dirs(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1
     assert "2 ok, 0 diverged, 1 failed, 0 skipped" in out
@@ -173,7 +181,7 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
         return real(spec, **kw)
 
     monkeypatch.setattr(bt, "train", counting)
-    args = ["sweep=default", "task=recall", "cell=rnn", "seed=0", *TINY, *dirs(tmp_path)]
+    args = ["sweep=default", "task=recall", "cell=rnn", "seed=0", *TINY, "jobs=1", *dirs(tmp_path)]
     assert sweep_main(args) == 0
     out = capsys.readouterr().out
     assert "3 jobs (1 distinct runs)" in out and "2 grid point(s) repeat a run" in out
@@ -191,7 +199,7 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
     ],
 )
 def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher):
-    proc = sweep(tmp_path, "cell=rnn,gru", "task=recall", *TINY, *launcher)
+    proc = sweep(tmp_path, "sweep=none", "cell=rnn,gru", "task=recall", *TINY, *launcher)
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = load_results(tmp_path / "results")
     assert len(res.runs) == 2 and set(res.runs.status) == {"ok"}
@@ -199,16 +207,27 @@ def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher
         assert set(res.runs.threads) == {max(1, len(os.sched_getaffinity(0)) // 2)}
     # same run ids as the in-process launcher would produce
     assert set(res.runs.run_id) == {
-        s.run_id for s in plan(["cell=rnn,gru", "task=recall", *TINY, *dirs(tmp_path)]).specs
+        s.run_id for s in plan(["sweep=none", "cell=rnn,gru", "task=recall", *TINY, *dirs(tmp_path)]).specs
     }
 
 
-def test_default_preset_unless_a_preset_or_a_grid_is_given():
-    from bench.sweep import _normalise
+def test_overrides_apply_on_top_of_the_default_preset_unless_sweep_none():
+    from bench.sweep import PresetError, _normalise
 
     assert _normalise([]) == ["sweep=default"]
     assert _normalise(["force=true"]) == ["sweep=default", "force=true"]
     assert _normalise(["smoke", "seed=1"]) == ["sweep=smoke", "seed=1"]
-    assert _normalise(["cell=rnn,gru"]) == ["cell=rnn,gru"]
+    assert _normalise(["cell=rnn,gru"]) == ["sweep=default", "cell=rnn,gru"]  # was: the base config
     assert _normalise(["sweep=lr", "cell=gru"]) == ["sweep=lr", "cell=gru"]
+    assert _normalise(["sweep=none", "cell=rnn,gru"]) == ["sweep=none", "cell=rnn,gru"]
     assert _normalise(["hydra/launcher=joblib"]) == ["sweep=default", "hydra/launcher=joblib"]
+    # a swept key on the default preset keeps the preset's grid and setup
+    p = plan(["cell=gru,lstm"])
+    assert not p.problems and len(p.specs) == 54 and p.preset == "default"
+    assert {s.settings.sweep_name for s in p.specs} == {"default"}
+    assert {s.spec.cell.impl for s in p.specs} == {"explicit"}
+    q = plan(["sweep=none", "cell=gru,lstm"])
+    assert not q.problems and len(q.specs) == 2 and q.preset == "none"
+    assert plan(["sweep=none", "seed=1"]).problems[0].startswith("sweep=none: no swept key")
+    with pytest.raises(PresetError, match="did you mean 'smoke'"):
+        _normalise(["smok"])
