@@ -21,16 +21,24 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from bench.atomic import check_writable
-from bench.claims import claim_holder, mark_sweep_process, request_stop, stop_reason, watch_parent
+from bench.claims import claim_holder, mark_sweep_process, stop_reason
 from bench.config import CONF_DIR, ConfigError, Job, compose, compose_many, validate
 from bench.paths import hydra_quote
-from bench.spec import Settings, suggest
+from bench.runner import (  # noqa: F401 - advance, sweep_bar, job_line: the console's API, used by tests
+    _dry_run,
+    _run_here,
+    advance,
+    cores,
+    job_line,
+    outcome_table,
+    parallelism,
+    sweep_bar,
+)
+from bench.spec import suggest
 from bench.store import complete_status, is_complete, run_dir
 
 DEFAULT_PRESET = "default"
@@ -218,17 +226,6 @@ def done(job: Job) -> bool:
     return is_complete(run_dir(job.settings.results_dir, job.run_id))
 
 
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def parallelism(settings: Settings, todo: int) -> tuple[int, int]:
-    """(worker processes, torch threads per run) of the built-in runner: `jobs` (all cores when null), at
-    most one per run to train, and `threads` or cores // jobs threads each."""
-    jobs = max(1, min(settings.jobs or cores(), max(todo, 1)))
-    return jobs, settings.threads or max(1, cores() // jobs)
-
-
 def main(args: list[str]) -> int:
     dry_run = "--dry-run" in args
     args = [a for a in args if a != "--dry-run"]
@@ -248,20 +245,7 @@ def main(args: list[str]) -> int:
     force = any(s.settings.force for s in p.specs)
     before = {rid: done(s) for rid, s in distinct.items()}
     todo = [s for rid, s in distinct.items() if force or not before[rid]]
-    where = "the base config (conf/config.yaml)" if p.preset == NO_PRESET else f"preset {p.preset!r}"
-    print(
-        f"sweep: {len(p.specs)} jobs ({len(distinct)} distinct runs), "
-        f"{sum(before.values())} already complete{' (force=true: rerun)' if force else ''} -> {results_dir}",
-        flush=True,
-    )
-    print(f"grid: {where} (conf/sweep/{p.preset}.yaml) with the overrides given", flush=True)
-    if len(distinct) < len(p.specs):
-        print(
-            f"note: {len(p.specs) - len(distinct)} grid point(s) repeat a run of this sweep (e.g. "
-            "task.seq_len given while the preset sweeps `length`: fix that too, e.g. length=long); each run "
-            "trains once",
-            flush=True,
-        )
+    _header(p, distinct, before, force, results_dir)
     if dry_run:
         return _dry_run(p, distinct, before, todo, results_dir)
     # results_dir must be writable only if something trains (a complete archive may be read-only)
@@ -297,16 +281,7 @@ def main(args: list[str]) -> int:
         )
         return interrupted
     launch_s = time.perf_counter() - t0  # launching and running the jobs, without set-up and report
-    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0, "claimed": 0}
-    for rid in distinct:
-        folder = run_dir(results_dir, rid)
-        status = complete_status(folder)
-        if before[rid] and not force:
-            counts["skipped"] += 1
-        elif status is None:  # claimed: another process (a concurrent sweep) holds it and trains it
-            counts["claimed" if claim_holder(folder) else "incomplete"] += 1
-        else:
-            counts[status] += 1
+    counts = _counts(distinct, before, force, results_dir)
     summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k not in ("incomplete", "claimed"))
     print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
     print(outcome_table(results_dir, list(distinct)), flush=True)
@@ -317,213 +292,41 @@ def main(args: list[str]) -> int:
     return 1 if counts["failed"] or counts["incomplete"] or report_rc else 0
 
 
+def _header(p: Plan, distinct: dict, before: dict, force: bool, results_dir: Path) -> None:
+    """The sweep's first lines: jobs, distinct runs, complete ones, and where the grid comes from."""
+    where = "the base config (conf/config.yaml)" if p.preset == NO_PRESET else f"preset {p.preset!r}"
+    print(
+        f"sweep: {len(p.specs)} jobs ({len(distinct)} distinct runs), "
+        f"{sum(before.values())} already complete{' (force=true: rerun)' if force else ''} -> {results_dir}",
+        flush=True,
+    )
+    print(f"grid: {where} (conf/sweep/{p.preset}.yaml) with the overrides given", flush=True)
+    if len(distinct) < len(p.specs):
+        print(
+            f"note: {len(p.specs) - len(distinct)} grid point(s) repeat a run of this sweep (e.g. "
+            "task.seq_len given while the preset sweeps `length`: fix that too, e.g. length=long); each run "
+            "trains once",
+            flush=True,
+        )
+
+
+def _counts(distinct: dict, before: dict, force: bool, results_dir: Path) -> dict[str, int]:
+    """ok / diverged / failed / skipped / incomplete / claimed over the sweep's distinct runs."""
+    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0, "claimed": 0}
+    for rid in distinct:
+        folder = run_dir(results_dir, rid)
+        status = complete_status(folder)
+        if before[rid] and not force:
+            counts["skipped"] += 1
+        elif status is None:  # claimed: another process (a concurrent sweep) holds it and trains it
+            counts["claimed" if claim_holder(folder) else "incomplete"] += 1
+        else:
+            counts[status] += 1
+    return counts
+
+
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
     raise Interrupted(128 + signum)
-
-
-# ----------------------------------------------------------------------------- console
-def job_line(job: Job, out) -> str:  # noqa: ANN001 - a bench.train.RunOutcome
-    """`adding T=100 gru seed 1: solved at 700, acc 0.98, 7.1 s`: one finished job."""
-    s = job.spec
-    head = f"{s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
-    r = out.row or {}
-    if out.status in ("ok", "diverged") and r:
-        what = (
-            f"solved at {r['steps_to_solve']}"
-            if r.get("solved")
-            else (
-                f"diverged at {r['diverged_at']}"
-                if out.status == "diverged"
-                else f"not solved in {r['steps']}"
-            )
-        )
-        acc = r.get("final_accuracy")
-        acc_text = f", acc {acc:.2f}" if acc is not None and acc == acc else ""
-        return f"{head}: {what}{acc_text}, {r.get('wall_s') or 0:.1f} s"
-    if out.status == "skipped":
-        return f"{head}: already complete"
-    if out.status == "claimed":
-        return f"{head}: claimed by another process ({out.error or 'it trains it'})"
-    return f"{head}: {out.status}: {out.error}"
-
-
-def sweep_bar(total: int, disable: bool | None = None, file=None) -> tqdm:  # noqa: ANN001
-    """The one sweep bar (with an ETA); off without a terminal (disable=None), job lines still print."""
-    return tqdm(
-        total=total, desc="sweep", unit="run", disable=disable, position=0, dynamic_ncols=True, file=file
-    )
-
-
-def advance(bar: tqdm, index: int, total: int, line: str, last: str) -> None:
-    """One job finished: its line above the bar, then the bar moved on with this job as `last=`."""
-    tqdm.write(f"[{index}/{total}] {line}", file=bar.fp if not bar.disable else None)
-    bar.update(1)
-    bar.set_postfix(last=last)  # after update, refreshed: shows this job, not the one before
-
-
-def outcome_table(results_dir: Path, run_ids: list[str]) -> str:
-    """A task x cell table of the sweep's runs: solved / complete runs per cell."""
-    import pyarrow.parquet as pq
-
-    cells: dict[tuple[str, str], list[int]] = {}
-    for rid in run_ids:
-        path = run_dir(results_dir, rid) / "runs.parquet"
-        try:
-            table = pq.read_table(path)
-            row = table.to_pylist()[0]
-            row.setdefault("task.name", row.get("task"))  # schema 1's names (bench/legacy.py)
-            row.setdefault("cell.name", row.get("cell"))
-        except Exception:  # noqa: BLE001 - a run without its table (incomplete, failed early) is left out
-            continue
-        c = cells.setdefault((row["task.name"], row["cell.name"]), [0, 0])
-        c[0] += bool(row["solved"])
-        c[1] += 1
-    if not cells:
-        return "solved: no complete runs"
-    tasks = sorted({t for t, _ in cells}, key=lambda t: (["copy", "adding", "recall"] + [t]).index(t))
-    names = sorted({c for _, c in cells}, key=lambda c: (["rnn", "lstm", "gru"] + [c]).index(c))
-    w = max(len("solved / runs") + 1, *(len(t) + 1 for t in tasks))
-    lines = ["solved / runs".ljust(w) + "".join(f"{c:>9}" for c in names)]
-    for t in tasks:
-        row = "".join(f"{'/'.join(map(str, cells[(t, c)])) if (t, c) in cells else '-':>9}" for c in names)
-        lines.append(t.ljust(w) + row)
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- runners
-def _with_threads(job: Job, threads: int) -> Job:
-    if job.settings.threads:
-        return job
-    return replace(job, settings=replace(job.settings, threads=threads))
-
-
-def _run_here(todo: list[Job], settings: Settings) -> None:
-    """The built-in runner: `jobs` worker processes (all cores by default), or in this process one job
-    after the other (jobs=1, or a single run), under one sweep bar with one line per finished job."""
-    jobs, threads = parallelism(settings, len(todo))
-    todo = [_with_threads(j, threads) for j in todo]
-    print(f"runner: {jobs} process{'es' if jobs > 1 else ''} x {threads} torch thread(s)", flush=True)
-    bar = sweep_bar(len(todo))
-    try:
-        if jobs == 1:
-            _sequential(todo, bar)
-        else:
-            _parallel(todo, bar, jobs, threads)
-    finally:
-        bar.close()
-
-
-def _sequential(todo: list[Job], bar: tqdm) -> None:
-    from bench.train import execute
-
-    for i, job in enumerate(todo, 1):
-        if stop_reason():  # an earlier job could not write its results (disk full, read-only)
-            break
-        out = execute(job, progress=job.settings.progress and not bar.disable, position=1)
-        if out.status == "write_error":
-            request_stop(out.error)
-        advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
-
-
-def _worker_init(threads: int) -> None:
-    """A worker of the built-in runner: leaves Ctrl-C to the sweep (which ends it), exits when the sweep
-    dies (watch_parent; and never marks a run complete after that: claims.abandoned), uses `threads`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    watch_parent()
-    import torch
-
-    torch.set_num_threads(threads)
-
-
-def _worker_job(job: Job):  # noqa: ANN202 - a bench.train.RunOutcome
-    from bench.train import RunOutcome, execute
-
-    if stop_reason():
-        return RunOutcome(job.run_id, "stopped", error=stop_reason())
-    return execute(job, progress=False)
-
-
-def _parallel(todo: list[Job], bar: tqdm, jobs: int, threads: int) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    from bench.train import RunOutcome
-
-    ctx = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
-    try:
-        # Workers start ignoring Ctrl-C (inherited, so also while they import): the sweep ends them.
-        sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            futures = {pool.submit(_worker_job, job): job for job in todo}
-        finally:
-            signal.signal(signal.SIGINT, sigint)
-        for i, fut in enumerate(as_completed(futures), 1):
-            job = futures[fut]
-            try:
-                out = fut.result()
-            except BrokenProcessPool as e:
-                out = RunOutcome(job.run_id, "failed", error=f"worker died: {e}")
-            if out.status == "write_error":
-                request_stop(out.error)
-            advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
-    except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):  # no worker outlives an interrupt
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-
-
-def _dry_run(
-    p: Plan, distinct: dict[str, Job], before: dict[str, bool], todo: list[Job], results_dir: Path
-) -> int:
-    """List the jobs (complete or to train) and an ETA from stored ms_per_step of similar runs."""
-    stored = _stored_speeds(results_dir)
-    jobs, _ = parallelism(p.specs[0].settings, len(todo))
-    total, unknown = 0.0, 0
-    todo_ids = {j.run_id for j in todo}
-    for i, (rid, job) in enumerate(distinct.items(), 1):
-        s = job.spec
-        head = f"  [{i}/{len(distinct)}] {rid} {s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
-        if rid not in todo_ids:
-            print(f"{head}: complete")
-            continue
-        ms = stored.get(("config", s.config_id)) or stored.get(("cell", s.task.name, s.cell.name))
-        if ms is None:
-            unknown += 1
-            print(f"{head}: to train (no similar stored run)")
-            continue
-        est = ms * s.train.steps / 1000
-        total += est
-        print(f"{head}: to train, at most ~{est:.0f} s ({ms:.1f} ms/step x {s.train.steps} steps)")
-    eta = total / jobs if todo else 0.0
-    note = f"; {unknown} without an estimate" if unknown else ""
-    print(
-        f"dry run: {len(todo)} to train, {len(distinct) - len(todo)} complete; ETA at most "
-        f"~{eta / 60:.1f} min with {jobs} process(es) (stored ms_per_step of similar runs x step budget, "
-        f"no early stop{note}); nothing trained"
-    )
-    return 0
-
-
-def _stored_speeds(results_dir: Path) -> dict[tuple, float]:
-    """Median ms_per_step of the stored runs (any schema: bench.load_results), by config_id and by
-    (task, cell)."""
-    from bench.results import load_results
-
-    runs = load_results(results_dir, warn=False).runs
-    if runs.empty or "ms_per_step" not in runs.columns:
-        return {}
-    runs = runs[runs["ms_per_step"].notna()]
-    out: dict[tuple, float] = {}
-    for cid, ms in runs.groupby("config_id")["ms_per_step"].median().items():
-        out[("config", cid)] = float(ms)
-    for (task, cell), ms in runs.groupby(["task.name", "cell.name"])["ms_per_step"].median().items():
-        out[("cell", task, cell)] = float(ms)
-    return out
 
 
 def _run_with_hydra(p: Plan, results_dir: Path) -> int:
