@@ -349,7 +349,8 @@ def test_corrupt_and_incomplete_runs_are_named(tmp_path, capsys):
     for rid, what in ((ids[0], "curves.parquet"), (ids[1], "runs.parquet")):
         assert f"runs/{rid}/{what}: skipped" in md
     assert f"runs/{ids[2]}: incomplete run" in md
-    assert "2 unreadable files, 1 incomplete runs" in md
+    assert "2 unreadable files, 1 incomplete run (listed" in md
+    assert "**Partial results:** 1 incomplete run and 2 unreadable files were left out" in md
     assert len([n for n in res.notes if ids[0] in n or ids[1] in n or ids[2] in n]) == 3
 
 
@@ -496,7 +497,9 @@ def test_ablations_literature_and_microbench(tmp_path):
     assert any("| LSTM |" in line and line.endswith("| yes |") for line in arj), arj
     assert any("| RNN |" in line and line.endswith("| yes |") for line in arj), arj
     assert "chrono loss/chance" in md
-    assert md.count("not in these results") >= 6  # the TCN rows (adding 600, copy 1000) and H&S
+    # setups these results lack are one line per paper, never a table row of dashes each
+    assert not [line for line in md.splitlines() if line.startswith("|") and "not in these results" in line]
+    assert "*Not in these results: none of its setups (" in md and "the `paper` preset would produce" in md
     assert "| step | LSTM | fused | forward |" in md and "0.004" in md
 
 
@@ -584,3 +587,35 @@ def test_literature_is_an_analysis_table(tmp_path):
     assert lit.loc[~lit["matched"], ["ratio_mean", "verdict"]].isna().all().all()  # no numbers of ours
     hs = lit[lit["kind"] == "hochreiter"]
     assert len(hs) >= 1 and set(hs.loc[hs["matched"], "cell"]) <= {"rnn", "lstm", "gru"}
+
+
+def test_report_reads_at_a_glance(tmp_path):
+    # headline first, then a table of contents whose links resolve to heading ids in the HTML; emphasis
+    # rendered; counts in good grammar; a smoke directory says it measures nothing.
+    root = tmp_path / "results"
+    write_run(root, task="recall", seq_len=10, cell="gru", seed=0, solved=True, sweep="smoke")
+    write_run(root, task="recall", seq_len=10, cell="rnn", seed=0, solved=False, sweep="smoke")
+    res = build_report(root, tmp_path / "report", figures=False)
+    md = (tmp_path / "report" / "report.md").read_text()
+    html = (tmp_path / "report" / "report.html").read_text()
+    assert md.index("**Smoke test: measures nothing.**") < md.index("## Headline") < md.index("## 1.")
+    assert "- [1. Summary](#1-summary)" in md and "- [References](#references)" in md
+    ids = set(re.findall(r'<h2 id="([^"]+)"', html))
+    links = set(re.findall(r'<a href="#([^"]+)"', html))
+    assert links and links <= ids
+    assert "<em>" in html and not re.search(r"(?<![*\w])\*[A-Z][^*<]+\*(?![*\w])", html)
+    assert "2 runs used" in md and "0 unreadable files, 0 incomplete runs" in md
+    assert "1 runs" not in md and "(1 threads)" not in md
+    assert res.n_runs == 2
+
+
+def test_gradient_profiles_that_never_fall_off_are_one_line_not_rows_of_dashes(tmp_path):
+    root = tmp_path / "results"
+    # at T=60 the RNN's synthetic profile (0.3 per step) falls off; the gated ones (0.8, 0.85) do not
+    make_results(root, tasks=("recall",), seeds=(0, 1), lengths=(10, 60))
+    build_report(root, tmp_path / "report", figures=False)
+    md = (tmp_path / "report" / "report.md").read_text()
+    section = md[md.index("## 3. Gradient profiles") : md.index("## 4.")]
+    rows = [line for line in section.splitlines() if line.startswith("| recall")]
+    assert rows and all("| RNN |" in line for line in rows)  # only profiles that fall off get a row
+    assert "median profiles (cell, time, state) stay above 1e-06" in section and "LSTM, GRU" in section

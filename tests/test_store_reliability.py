@@ -31,22 +31,11 @@ from bench.paths import hydra_quote
 from bench.store import COMPLETE, complete_status, is_complete, run_dir, table_bytes
 from bench.sweep import main as sweep_main
 from bench.train import execute
+from tests.util import TINY as UTIL_TINY
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # subprocesses run this checkout's code
-TINY = [
-    "task=recall",
-    "task.seq_len=4",
-    "cell.hidden_size=8",
-    "train.steps=20",
-    "train.eval_every=10",
-    "train.eval_size=32",
-    "train.log_every=10",
-    "train.profile_points=1",
-    "train.profile_batch=4",
-    "progress=false",
-    "threads=1",
-]
+TINY = ["task=recall", *UTIL_TINY, "threads=1"]
 
 
 # A bare grid (no preset), run in this process: tests patch bench.train here, which spawned workers lack.

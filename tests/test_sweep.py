@@ -14,18 +14,7 @@ from bench import load_results
 from bench.store import COMPLETE
 from bench.sweep import main as sweep_main
 from bench.sweep import plan
-
-TINY = [
-    "task.seq_len=4",
-    "cell.hidden_size=8",
-    "train.steps=20",
-    "train.eval_every=10",
-    "train.eval_size=32",
-    "train.log_every=10",
-    "train.profile_points=1",
-    "train.profile_batch=4",
-    "progress=false",
-]
+from tests.util import TINY
 
 
 def dirs(tmp_path: Path) -> list[str]:

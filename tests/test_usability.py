@@ -18,18 +18,8 @@ import pytest
 from bench import cli, load_results
 from bench.store import COMPLETE
 from bench.sweep import main as sweep_main
+from tests.util import TINY
 
-TINY = [
-    "task.seq_len=4",
-    "cell.hidden_size=8",
-    "train.steps=20",
-    "train.eval_every=10",
-    "train.eval_size=32",
-    "train.log_every=10",
-    "train.profile_points=1",
-    "train.profile_batch=4",
-    "progress=false",
-]
 GRID = ["sweep=none", "cell=rnn,gru", "task=recall", "seed=0,1", *TINY]
 
 

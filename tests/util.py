@@ -5,6 +5,19 @@ from __future__ import annotations
 from bench.cells import DEFAULT_VARIANT, RecurrentCore, make_core
 from bench.spec import CellSpec
 
+# Overrides for runs that only exercise the pipeline (seconds each): tiny task, model and cadence.
+TINY = [
+    "task.seq_len=4",
+    "cell.hidden_size=8",
+    "train.steps=20",
+    "train.eval_every=10",
+    "train.eval_size=32",
+    "train.log_every=10",
+    "train.profile_points=1",
+    "train.profile_batch=4",
+    "progress=false",
+]
+
 
 def cell_spec(
     cell: str = "lstm",

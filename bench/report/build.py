@@ -12,7 +12,8 @@ import pandas as pd
 from bench.atomic import atomic_write_text
 from bench.report import papers, sections
 from bench.report.analysis import analyse
-from bench.report.doc import Block, Bullets, Figure, Heading, Para, to_markdown
+from bench.report.data import CELL_ORDER, cell_name
+from bench.report.doc import Block, Bullets, Figure, Heading, Para, anchor, plural, to_markdown
 from bench.report.html import to_html
 from bench.results import load_results
 
@@ -44,6 +45,47 @@ def _read_microbench(results_dir: Path, notes: list[str]) -> pd.DataFrame | None
     except Exception as e:  # noqa: BLE001 - an unreadable optional table is a note, never fatal
         notes.append(f"microbench.parquet: unreadable ({type(e).__name__}), micro-benchmark table left out")
         return None
+
+
+def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001 - an Analysis
+    """A warning first when the results cannot carry a conclusion: a smoke test, or a partial directory."""
+    out: list[Block] = []
+    sweeps = set(a.runs["sweep"])
+    if sweeps == {"smoke"}:
+        smoke = "**Smoke test: measures nothing.** Every run comes from the `smoke` preset (tiny models, "
+        out.append(Para(smoke + "tens of steps): this report checks the pipeline, not the cells."))
+    if n_skipped or n_incomplete:
+        left = f"{plural(n_incomplete, 'incomplete run')} and {plural(n_skipped, 'unreadable file')}"
+        out.append(Para(f"**Partial results:** {left} were left out (see Notes)."))
+    return out
+
+
+def headline(said: list[str], main: pd.DataFrame) -> list[Block]:
+    """The findings first: the reading's sentences on each task's longest length (generated from the
+    summary, like the rest of the reading), with the gate initialisation they depend on."""
+    top = [s for s in said if s.startswith("At T=") and "beat" in s]
+    if not top:
+        return []
+    fb = main.groupby("cell.name")["cell.forget_bias"].agg(lambda v: ", ".join(sorted(set(map(str, v)))))
+    fb = fb.reindex([c for c in CELL_ORDER if c in fb.index] + [c for c in fb.index if c not in CELL_ORDER])
+    init = [f"{cell_name(c)} {v}" for c, v in fb.items() if v not in ("0.0", "n/a", "None")]
+    if init:
+        prior = (
+            " (chrono: Tallec & Ollivier's prior, built from the task's lag)"
+            if "chrono" in " ".join(init)
+            else ""
+        )
+        top.append(
+            f"These results hold with the gate biases of the main comparison: forget bias {', '.join(init)}"
+            f"{prior}; at PyTorch's default (0) see the initialisation ablation."
+        )
+    return [Heading("Headline", 2), Bullets(tuple(top))]
+
+
+def contents(blocks: list[Block]) -> Bullets:
+    """Links to every section (level-2 heading) in order."""
+    items = [f"[{b.text}](#{anchor(b.text)})" for b in blocks if isinstance(b, Heading) and b.level == 2]
+    return Bullets(tuple(items))
 
 
 def write_report(blocks: list[Block], report_dir: Path) -> list[Path]:
@@ -83,12 +125,15 @@ def build_report(
         blocks.append(Para(f"There are no runs in `{results_dir}`. Produce them with {HOW_TO_RUN}."))
     else:
         body, section_notes, out = sections.render(a, figdir, figures, section_list)
-        blocks += sections.intro(a, out, results_dir, len(res.skipped), len(res.incomplete)) + body
         notes += section_notes
         try:
             said = sections.sentences(a)
         except Exception:  # noqa: BLE001 - the reading section has already said why
             said = []
+        tail = [Heading("Notes: what was skipped and why"), Heading("References")]
+        blocks += banner(a, len(res.skipped), len(res.incomplete)) + headline(said, a.main)
+        blocks += [contents([*body, *tail])]
+        blocks += sections.intro(a, out, results_dir, len(res.skipped), len(res.incomplete)) + body
     blocks += [
         Heading("Notes: what was skipped and why"),
         Bullets(tuple(notes)) if notes else Para("Nothing was skipped."),
@@ -113,5 +158,5 @@ def main(results_dir: str | Path, report_dir: str | Path) -> int:
         print(f"skipped: {note}")
     for path in res.paths:
         print(f"wrote {path}")
-    print(f"{res.n_runs} runs used")
+    print(f"{plural(res.n_runs, 'run')} used")
     return 0

@@ -100,6 +100,17 @@ def ci(mean: float, lo: float, hi: float, n: int) -> str:
     return f"{num(mean)} [{num(lo)}, {num(hi)}]"
 
 
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 run', '2 runs' (many: the plural when it is not one + 's')."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def anchor(title: str) -> str:
+    """The id of a heading, as GitHub makes them: lower case, punctuation dropped, spaces as hyphens."""
+    keep = "".join(ch for ch in title.lower() if ch.isalnum() or ch in " -_")
+    return keep.replace(" ", "-")
+
+
 def table(df: pd.DataFrame, caption: str = "") -> Table:
     """A Table block from a frame whose cells are already formatted strings."""
     rows = tuple(tuple(MISSING if v is None else str(v) for v in r) for r in df.itertuples(index=False))

@@ -6,7 +6,7 @@ import base64
 import html
 import re
 
-from bench.report.doc import Block, Bullets, Figure, Heading, Para, Table
+from bench.report.doc import Block, Bullets, Figure, Heading, Para, Table, anchor
 
 _CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 1200px; margin: 2em auto;
@@ -23,10 +23,13 @@ code { background: #f4f4f4; padding: 0 0.2em; border-radius: 3px; }
 
 
 def _inline(text: str) -> str:
-    """Escape text; `backticks` become <code>, **double stars** become <strong>."""
+    """Escape text; `backticks` become <code>, **double stars** <strong>, *single stars* <em>, and
+    [text](#anchor) links within the page."""
     s = html.escape(text, quote=False)
     s = re.sub(r"`([^`]+)`", r"<code>\1</code>", s)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+    s = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", s)
+    s = re.sub(r"(?<![*\w])\*([^*\s][^*]*?)\*(?![*\w])", r"<em>\1</em>", s)
+    return re.sub(r"\[([^\]]+)\]\((#[\w-]+)\)", r'<a href="\2">\1</a>', s)
 
 
 def _data_uri(fig: Figure) -> str:
@@ -47,7 +50,7 @@ def to_html(blocks: list[Block], title: str) -> str:
     ]
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"<h{b.level}>{_inline(b.text)}</h{b.level}>")
+            out.append(f'<h{b.level} id="{anchor(b.text)}">{_inline(b.text)}</h{b.level}>')
         elif isinstance(b, Para):
             out.append(f"<p>{_inline(b.text)}</p>")
         elif isinstance(b, Bullets):

@@ -128,7 +128,7 @@ def _device(runs: pd.DataFrame) -> str:
     names_ = sorted(set(runs["device_name"]) - {"n/a"}) or sorted(set(runs["device"]) - {"n/a"})
     threads = sorted({integer(t) for t in runs["threads"] if pd.notna(t)})
     where = names_[0] if len(names_) == 1 else "mixed devices" if names_ else "an unrecorded device"
-    return where + (f" ({threads[0]} threads)" if len(threads) == 1 else "")
+    return where + (f" ({threads[0]} thread{'' if threads[0] == '1' else 's'})" if len(threads) == 1 else "")
 
 
 def _same_setting(df: pd.DataFrame, device: str, threads: float) -> pd.Series:

@@ -15,7 +15,7 @@ from bench.report import figures, literature, reading, tables
 from bench.report.ablations import best_arms
 from bench.report.analysis import Analysis
 from bench.report.data import CELL, TASK, cell_name, sort_frame
-from bench.report.doc import Block, Bullets, Heading, Para, integer
+from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
 from bench.report.profiles import NEEDED
 
 
@@ -112,7 +112,7 @@ def gradients(a: Analysis, out: Out) -> Part:
         notes.append("gradient profiles: no profile after step 0, only initialisation shown")
     if out.draw:
         blocks.append(figures.profiles(med, out.figdir))
-    return Part([*blocks, tables.falloff_table(a.falloff)], notes)
+    return Part([*blocks, *tables.falloff_blocks(a.falloff)], notes)
 
 
 def curves(a: Analysis, out: Out) -> Part:
@@ -262,11 +262,12 @@ def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete
     cells = ", ".join(cell_name(c) for c in sort_frame(r[[CELL]].drop_duplicates())[CELL])
     return [
         Para(
-            f"Results from `{results_dir}`: {len(r)} runs used ({integer(status.get('ok', 0))} ok, "
+            f"Results from `{results_dir}`: {plural(len(r), 'run')} used ({integer(status.get('ok', 0))} ok, "
             f"{integer(status.get('diverged', 0))} diverged, {integer(status.get('failed', 0))} failed), "
             f"{len(a.main)} of them in the main comparison ({out.ref(*MAIN_SECTIONS)}); the others appear in "
-            f"the ablations and cost sections where they match. Skipped: {n_skipped} unreadable files, "
-            f"{n_incomplete} incomplete runs (listed under Notes)."
+            f"the ablations and cost sections where they match. Skipped: "
+            f"{plural(n_skipped, 'unreadable file')}, {plural(n_incomplete, 'incomplete run')} (listed under "
+            "Notes)."
         ),
         Para(
             f"Tasks: {task_list}. "

@@ -7,7 +7,7 @@ import pandas as pd
 
 from bench.report.ablations import Ablation
 from bench.report.data import CELL, CELL_ORDER, IMPL, VARIANT, T, cell_name, rank, sort_frame
-from bench.report.doc import MISSING, Table, ci, integer, num, table
+from bench.report.doc import MISSING, Block, Para, Table, ci, integer, num, table
 from bench.report.outcomes import BEAT_RATIO, NEAR_RATIO
 from bench.report.profiles import FALLOFF
 
@@ -163,8 +163,35 @@ def microbench_table(mb: pd.DataFrame) -> tuple[Table | None, list[str]]:
     ), lacking
 
 
+def falloff_blocks(f: pd.DataFrame) -> list[Block]:
+    """Section 'Gradient profiles': the profiles that fall off (a table), and one line naming those that
+    keep above the threshold over every step profiled (instead of rows of dashes)."""
+    falls = f["falls_at"].notna() | f["zero_at"].notna()
+    out: list[Block] = [falloff_table(f[falls])] if falls.any() else []
+    flat = f[~falls]
+    if len(flat):
+        groups = flat.groupby(["task_label", T], sort=False)[CELL].agg(
+            lambda c: sorted(set(c), key=_cell_pos)
+        )
+        where = "; ".join(
+            f"{task} T={integer(t)}: {', '.join(cell_name(c) for c in cells)}"
+            for (task, t), cells in groups.items()
+        )
+        out.append(
+            Para(
+                f"*{len(flat)} of {len(f)} median profiles (cell, time, state) stay above {FALLOFF:.0e} of "
+                f"their value at the scored position over every step profiled: {where}.*"
+            )
+        )
+    return out
+
+
+def _cell_pos(cell: str) -> int:
+    return CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER)
+
+
 def falloff_table(f: pd.DataFrame) -> Table:
-    """Section 'Gradient profiles': where each median profile falls off."""
+    """Where each median profile that falls off does so."""
     rows = pd.DataFrame(
         {
             "Task": f["task_label"],
@@ -178,7 +205,9 @@ def falloff_table(f: pd.DataFrame) -> Table:
             "Farthest distance profiled": f["max_distance"].map(integer),
         }
     )
-    return table(rows, "Where each median profile falls off. – : it does not within the steps profiled.")
+    return table(
+        rows, "Where each median profile falls off (those that do). – : not within the steps profiled."
+    )
 
 
 def ablation_table(a: Ablation) -> Table:
