@@ -17,8 +17,6 @@ from bench.claims import request_stop, stop_reason, watch_parent
 from bench.config import CONF_DIR, Job, validate
 from bench.store import COMPLETE, run_dir
 
-SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # set by bench.sweep for the child (force=true)
-
 
 def job_threads(cfg: DictConfig) -> int | None:
     """Torch threads for one job so that jobs x threads does not oversubscribe the cores."""
@@ -40,6 +38,8 @@ def job_threads(cfg: DictConfig) -> int | None:
 
 def completed_in_this_sweep(job: Job) -> bool:
     """Whether the run's completion record was written after this sweep started."""
+    from bench.sweep import SWEEP_STARTED_ENV  # set by bench.sweep for this child (force=true)
+
     started = os.environ.get(SWEEP_STARTED_ENV)
     path = run_dir(job.settings.results_dir, job.run_id) / COMPLETE
     return started is not None and path.exists() and path.stat().st_mtime_ns >= int(started)
