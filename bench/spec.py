@@ -210,8 +210,10 @@ class RunSpec:
         return p
 
     def identity(self, seed: bool = True) -> dict[str, Any]:
-        """The normalised nested dict that is hashed; without the seed for config_id."""
-        d = {"task": asdict(self.task), "cell": asdict(self.cell), "train": asdict(self.train)}
+        """The normalised nested dict that is hashed; without the seed for config_id. A field added after
+        schema 2 (declared with `added()`) is left out while it holds its default, the value that computes
+        what runs did before the field existed: adding a field never renames the runs already shipped."""
+        d = {part: _identity_part(getattr(self, part)) for part in ("task", "cell", "train")}
         d |= {"device": self.device, "dtype": self.dtype}
         return d | ({"seed": self.seed} if seed else {})
 
@@ -237,6 +239,20 @@ class RunSpec:
 
     def with_seed(self, seed: int) -> RunSpec:
         return replace(self, seed=seed)
+
+
+def added(default: Any, since: int) -> Any:
+    """A dataclass field added in schema `since` (> 2): hashed into run_id only when it differs from
+    `default` (see RunSpec.identity). `default` must compute what the runs before it computed."""
+    return field(default=default, metadata={"since": since})
+
+
+def _identity_part(part: Any) -> dict[str, Any]:
+    d = asdict(part)
+    for f in fields(part):
+        if "since" in f.metadata and d[f.name] == f.default:
+            del d[f.name]
+    return d
 
 
 def forget_bias_value(fb: Any) -> float:

@@ -206,3 +206,19 @@ def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, overr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "r").exists()
     assert list(tmp_path.iterdir()) == []  # no outputs/ or multirun/ either
+
+
+def test_a_field_added_later_keeps_old_run_ids_at_its_default():
+    """Adding a spec field (declared with `added`) renames no shipped run: it is hashed only when it
+    differs from the default that computes what runs computed before it existed."""
+    from dataclasses import dataclass
+
+    from bench.spec import CellSpec, RunSpec, added
+
+    @dataclass(frozen=True)
+    class CellSpecV3(CellSpec):
+        extra: int = added(0, since=3)
+
+    old = RunSpec(cell=CellSpec(name="gru"))
+    assert RunSpec(cell=CellSpecV3(name="gru")).run_id == old.run_id
+    assert RunSpec(cell=CellSpecV3(name="gru", extra=2)).run_id != old.run_id
