@@ -29,6 +29,7 @@ class Results:
     runs: pd.DataFrame
     curves: pd.DataFrame
     grad_profile: pd.DataFrame
+    weights: pd.DataFrame = field(default_factory=lambda: _empty("weights"))
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     incomplete: list[str] = field(default_factory=list)  # run folders without a completion record
 
@@ -46,6 +47,7 @@ REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id", "status", "seed"),  # and the task and cell names: see table_problem
     "curves": TABLES["curves"],
     "grad_profile": TABLES["grad_profile"],
+    "weights": TABLES["weights"],
 }
 
 
@@ -145,4 +147,6 @@ def load_results(results_dir: str | Path, warn: bool = True) -> Results:
             warnings.warn(f"skipped {path}: {reason}", stacklevel=2)
     tables = {name: _concat(parts[name], name) for name in TABLES}
     tables["runs"] = _normalise_runs(upgrade_runs(tables["runs"]))  # older schemas read with today's columns
-    return Results(tables["runs"], tables["curves"], tables["grad_profile"], skipped, incomplete)
+    return Results(
+        tables["runs"], tables["curves"], tables["grad_profile"], tables["weights"], skipped, incomplete
+    )

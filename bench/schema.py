@@ -109,10 +109,17 @@ CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "split", "metric", "value")
 # distance = scored position - t (steps back from the last scored position), layer 0 is the bottom layer.
 PROFILE_COLUMNS: tuple[str, ...] = ("run_id", "step", "layer", "t", "distance", "state", "grad_norm")
 
+# weights: scalars of the recurrent weights at the same probe steps as grad_profile, per layer; metric
+# sigma_max_w_hh = the largest singular value of the layer's whole W_hh (all gate blocks stacked; for the
+# vanilla RNN Pascanu et al.'s lambda_1: below 1 / max tanh' = 1, gradients must vanish). Runs written before
+# the table existed have none.
+WEIGHT_COLUMNS: tuple[str, ...] = ("run_id", "step", "layer", "metric", "value")
+
 TABLES: dict[str, tuple[str, ...]] = {
     "runs": RUN_COLUMNS,
     "curves": CURVE_COLUMNS,
     "grad_profile": PROFILE_COLUMNS,
+    "weights": WEIGHT_COLUMNS,
 }
 
 STATUSES = ("ok", "diverged", "failed")

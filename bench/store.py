@@ -37,7 +37,12 @@ from bench.atomic import atomic_write_bytes, check_writable, fsync_dir, storage_
 from bench.schema import STATUSES
 
 COMPLETE = "COMPLETE.json"
-TABLE_FILES = {"runs": "runs.parquet", "curves": "curves.parquet", "grad_profile": "grad_profile.parquet"}
+TABLE_FILES = {
+    "runs": "runs.parquet",
+    "curves": "curves.parquet",
+    "grad_profile": "grad_profile.parquet",
+    "weights": "weights.parquet",
+}
 
 
 def run_dir(results_dir: str | Path, run_id: str) -> Path:

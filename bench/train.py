@@ -26,7 +26,14 @@ from bench.config import Job
 from bench.gradients import hidden_grad_profile
 from bench.model import SequenceModel, build_model, count_params
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
-from bench.schema import CURVE_COLUMNS, PROFILE_COLUMNS, RUN_COLUMNS, SCHEMA_VERSION, pandas_dtype
+from bench.schema import (
+    CURVE_COLUMNS,
+    PROFILE_COLUMNS,
+    RUN_COLUMNS,
+    SCHEMA_VERSION,
+    WEIGHT_COLUMNS,
+    pandas_dtype,
+)
 from bench.spec import TrainSpec
 from bench.store import begin_run, finish_run, is_complete, run_dir
 from tasks import Batch, Task, make_task
@@ -60,6 +67,7 @@ class Trained:
     wall_s: float = 0.0
     curves: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
+    weights: list[tuple] = field(default_factory=list)
 
 
 def profile_steps(steps: int, points: int, every: int = 1) -> list[int]:
@@ -97,6 +105,16 @@ def evaluate(model: SequenceModel, task: Task, batch: Batch, chunk: int = 512) -
     return task.metrics(torch.cat(outs), batch)
 
 
+@torch.no_grad()
+def _weight_rows(run_id: str, step: int, model: SequenceModel) -> list[tuple]:
+    """sigma_max(W_hh) per layer (float64 SVD: exact enough to compare with 1)."""
+    rows = []
+    for layer in range(model.core.num_layers):
+        w = model.core.layer_params(layer)["weight_hh"].detach().to("cpu", torch.float64)  # (G*H, H)
+        rows.append((run_id, step, layer, "sigma_max_w_hh", float(torch.linalg.matrix_norm(w, ord=2))))
+    return rows
+
+
 def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, probe: Batch) -> list[tuple]:
     probe64 = to_device(probe, probe.inputs.device, torch.float64)
     # The loss at the positions that test the dependency (copy: the recalled symbols, not the blanks).
@@ -126,6 +144,7 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
     probes = set(profile_steps(tr.steps, tr.profile_points, tr.log_every))
     clip_norm = tr.clip_value if tr.clip == "norm" else math.inf  # inf: measure the norm, clip nothing
     out = Trained(model, task, profiles=_profile_rows(run_id, 0, model, task, probe))
+    out.weights = _weight_rows(run_id, 0, model)
     window = torch.zeros(tr.log_every, 2, device=device, dtype=torch.float64)  # per-step loss, grad norm
     bar = _bar(job, progress, position)
     t_start = time.perf_counter()
@@ -164,6 +183,7 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
                 done = done or tr.early_stop
         if out.steps in probes or done:
             out.profiles.extend(_profile_rows(run_id, out.steps, model, task, probe))
+            out.weights.extend(_weight_rows(run_id, out.steps, model))
         if done:
             break
     bar.close()
@@ -280,6 +300,10 @@ def profile_frame(t: Trained) -> pd.DataFrame:
     return pd.DataFrame(t.profiles, columns=list(PROFILE_COLUMNS))
 
 
+def weights_frame(t: Trained) -> pd.DataFrame:
+    return pd.DataFrame(t.weights, columns=list(WEIGHT_COLUMNS))
+
+
 def run_tables(job: Job, progress: bool = False) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
     """Train `job` without writing anything: (runs row, curves table, grad_profile table)."""
     prov = provenance(torch.device(job.spec.device))
@@ -329,6 +353,11 @@ def _train_and_record(job: Job, folder: Path, progress: bool, position: int) -> 
         finish_run(folder, {"runs": runs_frame(row)}, record)
         return RunOutcome(run_id, "failed", row, msg)
     row = result_row(job, prov, t)
-    tables = {"runs": runs_frame(row), "curves": curves_frame(t), "grad_profile": profile_frame(t)}
+    tables = {
+        "runs": runs_frame(row),
+        "curves": curves_frame(t),
+        "grad_profile": profile_frame(t),
+        "weights": weights_frame(t),
+    }
     finish_run(folder, tables, {"run_id": run_id, "status": row["status"]})
     return RunOutcome(run_id, row["status"], row)

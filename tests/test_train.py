@@ -278,7 +278,21 @@ def test_files_in_a_run_folder(tmp_path):
     spec = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
     execute(spec, progress=False)
     names = sorted(p.name for p in Path(run_dir(tmp_path, spec.run_id)).iterdir())
-    assert names == ["COMPLETE.json", "config.json", "curves.parquet", "grad_profile.parquet", "runs.parquet"]
+    tables = ["curves.parquet", "grad_profile.parquet", "runs.parquet", "weights.parquet"]
+    assert names == ["COMPLETE.json", "config.json", *tables]
+
+
+def test_weights_table_has_sigma_max_of_w_hh_at_every_probe_step(tmp_path):
+    import torch
+
+    from bench.train import train
+
+    spec = spec_for("cell=rnn", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
+    t = train(spec, progress=False)
+    steps = sorted({row[1] for row in t.profiles})
+    assert [row[1] for row in t.weights] == steps
+    w = t.model.core.layer_params(0)["weight_hh"].detach().double()
+    assert t.weights[-1][3:] == ("sigma_max_w_hh", torch.linalg.svdvals(w).max().item())
 
 
 # ---------------------------------------------------------------------------- behaviour pinned exactly
