@@ -21,6 +21,8 @@ commands:
                                then regenerate the report, e.g.
                                python -m bench sweep sweep=smoke
                                python -m bench sweep cell=rnn,lstm,gru task.seq_len=50,100 seed=0,1
+  tune    [overrides]          the main study's learning rates: run the `tune` preset (equal grid per
+                               arm, tuning seeds), write the selection to conf/sweep/_tuned_lr.yaml
   report  [results_dir=DIR] [report_dir=DIR]
                                build reports/report.md + report.html from the results tables
                                (report_dir defaults to DIR/report when results_dir=DIR is given)
@@ -43,7 +45,7 @@ per command: python -m bench run --help, python -m bench sweep --help (groups, o
 
 
 def _options(group: str) -> str:
-    return ",".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))) or "-"
+    return ",".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml") if p.stem[0] != "_")) or "-"
 
 
 def usage() -> str:
@@ -245,9 +247,16 @@ def command_help(cmd: str) -> str:
     return "\n".join(parts)
 
 
+def cmd_tune(args: list[str]) -> int:
+    from bench.tuning import main as tune_main
+
+    return tune_main(args)
+
+
 COMMANDS = {
     "run": cmd_run,
     "sweep": cmd_sweep,
+    "tune": cmd_tune,
     "report": cmd_report,
     "microbench": cmd_microbench,
     "verify": cmd_verify,

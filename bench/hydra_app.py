@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from bench.claims import request_stop, stop_reason, watch_parent
 from bench.config import CONF_DIR, Job, validate
+from bench.ladder import in_arms
 from bench.store import COMPLETE, run_dir
 
 
@@ -38,11 +39,19 @@ def job_threads(cfg: DictConfig) -> int | None:
 
 def completed_in_this_sweep(job: Job) -> bool:
     """Whether the run's completion record was written after this sweep started."""
-    from bench.sweep import SWEEP_STARTED_ENV  # set by bench.sweep for this child (force=true)
+    from bench.launch import SWEEP_STARTED_ENV  # set by bench.launch for this child (force=true)
 
     started = os.environ.get(SWEEP_STARTED_ENV)
     path = run_dir(job.settings.results_dir, job.run_id) / COMPLETE
     return started is not None and path.exists() and path.stat().st_mtime_ns >= int(started)
+
+
+def allowed(run_id: str) -> bool:
+    """Whether the sweep's current wave may train this run (no allow-list: every run may)."""
+    from bench.launch import SWEEP_ALLOWED_ENV
+
+    path = os.environ.get(SWEEP_ALLOWED_ENV)
+    return path is None or run_id in set(open(path).read().split())
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
@@ -54,7 +63,11 @@ def hydra_job(cfg: DictConfig) -> str:
     threads = job_threads(cfg)
     if threads:
         cfg.threads = threads
+    if not in_arms(cfg):  # a cell x init combination the preset does not run (bench/ladder.py)
+        return "not an arm"
     job = validate(cfg)
+    if not allowed(job.run_id):  # complete, outside preset.arms, or not released by the ladder yet
+        return "not in this wave"
     if stop_reason():  # an earlier job could not write its results (disk full, read-only): do not start
         return "stopped"
     if job.settings.force and completed_in_this_sweep(job):
@@ -62,12 +75,9 @@ def hydra_job(cfg: DictConfig) -> str:
     out = execute(job, progress=False)
     if out.status == "write_error":
         request_stop(out.error)
-    from hydra.core.hydra_config import HydraConfig
+    from bench.sweep import job_line
 
-    from bench.sweep import SWEEP_TOTAL_ENV, job_line
-
-    total = os.environ.get(SWEEP_TOTAL_ENV, "?")
-    print(f"[{HydraConfig.get().job.num + 1}/{total}] {job_line(job, out)}", flush=True)
+    print(job_line(job, out), flush=True)  # the launcher runs the wave's jobs in its own order
     return out.status
 
 

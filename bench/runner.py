@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from bench.claims import request_stop, stop_reason, watch_parent
 from bench.config import Job
+from bench.ladder import Ladder, solved_on_disk
 from bench.spec import Settings
 from bench.store import run_dir
 
@@ -107,32 +108,84 @@ def _with_threads(job: Job, threads: int) -> Job:
     return replace(job, settings=replace(job.settings, threads=threads))
 
 
-def _run_here(todo: list[Job], settings: Settings) -> None:
+def _run_here(todo: list[Job], settings: Settings, ladder: Ladder | None = None) -> list[tuple[Job, int]]:
     """The built-in runner: `jobs` worker processes (all cores by default), or in this process one job
-    after the other (jobs=1, or a single run), under one sweep bar with one line per finished job."""
+    after the other (jobs=1, or a single run), under one sweep bar with one line per finished job.
+    With a `ladder` (bench/ladder.py) jobs are released rung by rung; returns the jobs it cut."""
     jobs, threads = parallelism(settings, len(todo))
     todo = [_with_threads(j, threads) for j in todo]
     print(f"runner: {jobs} process{'es' if jobs > 1 else ''} x {threads} torch thread(s)", flush=True)
+    queue = _Queue(todo, ladder, settings.results_dir)
     bar = sweep_bar(len(todo))
     try:
         if jobs == 1:
-            _sequential(todo, bar)
+            _sequential(queue, bar)
         else:
-            _parallel(todo, bar, jobs, threads)
+            _parallel(queue, bar, jobs, threads)
     finally:
         bar.close()
+    return ladder.cut if ladder else []
 
 
-def _sequential(todo: list[Job], bar: tqdm) -> None:
+class _Queue:
+    """The jobs to hand out: all at once, or as the ladder releases them (keyed by run_id, so the ladder,
+    built from the sweep's jobs, hands out this runner's copies with their threads set)."""
+
+    def __init__(self, todo: list[Job], ladder: Ladder | None, results_dir: str) -> None:
+        self.by_id = {j.run_id: j for j in todo}
+        self.ladder = ladder
+        if ladder is None:
+            self.ready = list(todo)
+        else:
+            done = {
+                rid: solved_on_disk(results_dir, rid)
+                for arm in ladder.rungs.values()
+                for r in arm
+                for rid in (j.run_id for j in r)
+                if rid not in self.by_id
+            }
+            self.ready = self._mine(ladder.start(done))
+        self.total = len(todo)
+
+    def _mine(self, jobs: list[Job]) -> list[Job]:
+        return [self.by_id[j.run_id] for j in jobs if j.run_id in self.by_id]
+
+    def take(self) -> list[Job]:
+        out, self.ready = self.ready, []
+        return out
+
+    def finished(self, job: Job, out) -> None:  # noqa: ANN001 - a bench.train.RunOutcome
+        if self.ladder is None:
+            return
+        if out.status == "skipped":
+            solved = solved_on_disk(job.settings.results_dir, job.run_id)
+        elif out.status in ("ok", "diverged") and out.row:
+            solved = bool(out.row.get("solved"))
+        else:  # failed, claimed, stopped: unknown, so the arm is not cut on it
+            solved = None
+        self.ready += self._mine(self.ladder.finish(job.run_id, solved))
+        self.total = len(self.by_id) - sum(j.run_id in self.by_id for j, _ in self.ladder.cut)
+
+
+def _finish(queue: _Queue, bar: tqdm, index: int, job: Job, out) -> None:  # noqa: ANN001
+    if out.status == "write_error":
+        request_stop(out.error)
+    queue.finished(job, out)
+    bar.total = queue.total
+    advance(bar, index, queue.total, job_line(job, out), f"{job.spec.cell.name}:{out.status}")
+
+
+def _sequential(queue: _Queue, bar: tqdm) -> None:
     from bench.train import execute
 
-    for i, job in enumerate(todo, 1):
-        if stop_reason():  # an earlier job could not write its results (disk full, read-only)
-            break
-        out = execute(job, progress=job.settings.progress and not bar.disable, position=1)
-        if out.status == "write_error":
-            request_stop(out.error)
-        advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
+    i = 0
+    while ready := queue.take():
+        for job in ready:
+            if stop_reason():  # an earlier job could not write its results (disk full, read-only)
+                return
+            out = execute(job, progress=job.settings.progress and not bar.disable, position=1)
+            i += 1
+            _finish(queue, bar, i, job, out)
 
 
 def _worker_init(threads: int) -> None:
@@ -154,31 +207,39 @@ def _worker_job(job: Job):  # noqa: ANN202 - a bench.train.RunOutcome
     return execute(job, progress=False)
 
 
-def _parallel(todo: list[Job], bar: tqdm, jobs: int, threads: int) -> None:
+def _parallel(queue: _Queue, bar: tqdm, jobs: int, threads: int) -> None:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
     from bench.train import RunOutcome
 
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(jobs, mp_context=ctx, initializer=_worker_init, initargs=(threads,))
-    try:
+    futures: dict = {}
+
+    def submit() -> None:
         # Workers start ignoring Ctrl-C (inherited, so also while they import): the sweep ends them.
         sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
         try:
-            futures = {pool.submit(_worker_job, job): job for job in todo}
+            futures.update({pool.submit(_worker_job, job): job for job in queue.take()})
         finally:
             signal.signal(signal.SIGINT, sigint)
-        for i, fut in enumerate(as_completed(futures), 1):
-            job = futures[fut]
-            try:
-                out = fut.result()
-            except BrokenProcessPool as e:
-                out = RunOutcome(job.run_id, "failed", error=f"worker died: {e}")
-            if out.status == "write_error":
-                request_stop(out.error)
-            advance(bar, i, len(todo), job_line(job, out), f"{job.spec.cell.name}:{out.status}")
+
+    try:
+        submit()
+        i = 0
+        while futures:
+            finished, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                job = futures.pop(fut)
+                try:
+                    out = fut.result()
+                except BrokenProcessPool as e:
+                    out = RunOutcome(job.run_id, "failed", error=f"worker died: {e}")
+                i += 1
+                _finish(queue, bar, i, job, out)
+            submit()
     except BaseException:
         for proc in list(getattr(pool, "_processes", {}).values()):  # no worker outlives an interrupt
             proc.terminate()

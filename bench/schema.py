@@ -53,6 +53,7 @@ HEAD_COLUMNS: tuple[str, ...] = (
     "error",
     "sweep",
     "length",  # a preset's length label, when it has one
+    "init",  # a preset's initialisation label, when it has one
 )
 OUTCOME_TYPES: dict[str, type] = {
     # what was built
@@ -93,6 +94,7 @@ HEAD_TYPES: dict[str, type] = {
     "error": str,
     "sweep": str,
     "length": str,
+    "init": str,
 }
 SPEC_TYPES: dict[str, type] = column_types()
 RUN_TYPES: dict[str, type] = {}

@@ -284,6 +284,7 @@ class Settings:
     progress: bool = True  # tqdm bars (silent anyway when stderr is not a terminal)
     sweep_name: str | None = None  # set by sweep presets; recorded in the runs table
     length: str | None = None  # a preset's length label (short / medium / long), recorded too
+    init: str | None = None  # a preset's init label (default, fb1, chrono, orthogonal), recorded too
 
     def problems(self) -> list[str]:
         p: list[str] = []

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
-import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from pathlib import Path
 from bench.atomic import check_writable
 from bench.claims import claim_holder, mark_sweep_process, stop_reason
 from bench.config import CONF_DIR, ConfigError, Job, compose, compose_many, validate
-from bench.paths import hydra_quote
+from bench.ladder import Ladder, in_arms, is_ladder, ladder_note
+from bench.launch import SWEEP_STARTED_ENV, run_waves  # noqa: F401 - SWEEP_STARTED_ENV: tests
 from bench.runner import (  # noqa: F401 - advance, sweep_bar, job_line: the console's API, used by tests
     _dry_run,
     _run_here,
@@ -38,13 +37,11 @@ from bench.runner import (  # noqa: F401 - advance, sweep_bar, job_line: the con
     parallelism,
     sweep_bar,
 )
-from bench.spec import suggest
+from bench.spec import Settings, suggest
 from bench.store import complete_status, is_complete, run_dir
 
 DEFAULT_PRESET = "default"
 NO_PRESET = "none"  # `sweep=none`: the base config (conf/config.yaml), swept over the keys given
-SWEEP_STARTED_ENV = "BENCH_SWEEP_STARTED_NS"  # when the running sweep started (for force=true)
-SWEEP_TOTAL_ENV = "BENCH_SWEEP_TOTAL"  # how many jobs the Hydra launcher child runs (for its job lines)
 # launcher option -> (python module of its Hydra plugin, pyproject extra that installs it)
 LAUNCHER_PLUGINS = {
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "joblib"),
@@ -70,6 +67,7 @@ class Plan:
     specs: list[Job]  # one validated job per grid point
     problems: list[str]
     bad_jobs: int = 0  # how many jobs the problems belong to (one job can have several)
+    dropped: int = 0  # grid points outside the preset's `preset.arms` (cell x init combinations)
 
     @property
     def launcher(self) -> str | None:
@@ -91,7 +89,8 @@ class Plan:
 
 
 def presets() -> list[str]:
-    return sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml"))
+    # files starting with "_" are parts that presets include (e.g. _study.yaml), not presets
+    return sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml") if not p.stem.startswith("_"))
 
 
 class PresetError(ValueError):
@@ -204,16 +203,19 @@ def plan(args: list[str]) -> Plan:
         jobs = expand(grid)
     except HydraException as e:
         return Plan(args, [], [], [str(e).strip().splitlines()[0]])
-    specs, problems, bad = [], [], 0
+    specs, problems, bad, dropped = [], [], 0, 0
     for job, cfg in zip(jobs, compose_many(jobs), strict=True):
         try:
             if isinstance(cfg, ConfigError):
                 raise cfg
+            if not in_arms(cfg):  # a cell x init combination the preset's `preset.arms` does not list
+                dropped += 1
+                continue
             specs.append(validate(cfg))
         except ConfigError as e:
             bad += 1
             problems.extend(f"job [{' '.join(job)}]: {p}" for p in e.problems)
-    return Plan(args, jobs, specs, problems, bad)
+    return Plan(args, jobs, specs, problems, bad, dropped)
 
 
 def _is_hydra_arg(a: str) -> bool:
@@ -228,19 +230,11 @@ def done(job: Job) -> bool:
 
 def main(args: list[str]) -> int:
     dry_run = "--dry-run" in args
-    args = [a for a in args if a != "--dry-run"]
-    p = plan(args)
-    if p.problems:
-        print(f"error: sweep not started: {p.bad_jobs or len(p.problems)} invalid job(s):", file=sys.stderr)
-        for line in p.problems:
-            print(f"  {line}", file=sys.stderr)
-        return 2
-    if not p.specs:
-        print("error: sweep not started: the grid has no jobs", file=sys.stderr)
-        return 2
+    p = plan([a for a in args if a != "--dry-run"])
+    if p.problems or not p.specs:
+        return _refuse(p)
     first = p.specs[0].settings
     results_dir = Path(first.results_dir).resolve()
-    report_dir = first.report_path
     distinct = {s.run_id: s for s in p.specs}  # a grid point that repeats a run trains it once
     force = any(s.settings.force for s in p.specs)
     before = {rid: done(s) for rid, s in distinct.items()}
@@ -250,46 +244,72 @@ def main(args: list[str]) -> int:
         return _dry_run(p, distinct, before, todo, results_dir)
     # results_dir must be writable only if something trains (a complete archive may be read-only)
     unwritable = [check_writable("results_dir", results_dir)] if todo else []
-    unwritable = [u for u in [*unwritable, check_writable("report_dir", report_dir)] if u]
+    unwritable = [u for u in [*unwritable, check_writable("report_dir", first.report_path)] if u]
+    for line in unwritable:
+        print(f"error: sweep not started: {line}", file=sys.stderr)
     if unwritable:
-        for line in unwritable:
-            print(f"error: sweep not started: {line}", file=sys.stderr)
         return 2
+    ladder = Ladder.of(list(distinct.values())) if is_ladder(p.specs) else None
     t0 = time.perf_counter()
-    unmark = mark_sweep_process()  # launcher workers watch this process; a job can stop the sweep
-    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
-    interrupted = None
     try:
-        if todo and p.launcher is None:
-            _run_here(todo, first)
-        elif todo:
-            rc = _run_with_hydra(p, results_dir)
-            if rc:
-                print(f"error: the Hydra launcher exited with status {rc}", file=sys.stderr)
-    except KeyboardInterrupt as e:
-        interrupted = e.code if isinstance(e, Interrupted) else 130
-    finally:
-        signal.signal(signal.SIGTERM, old_term)
-        stopped = stop_reason()
-        unmark()
-    if interrupted:
+        cut, stopped = _run(p, todo, first, ladder, results_dir)
+    except Interrupted as e:
         n = sum(done(s) for s in distinct.values())
         print(
             f"interrupted: {n}/{len(distinct)} runs complete; rerun the same command to resume",
             file=sys.stderr,
             flush=True,
         )
-        return interrupted
+        return e.code
     launch_s = time.perf_counter() - t0  # launching and running the jobs, without set-up and report
-    counts = _counts(distinct, before, force, results_dir)
-    summary = ", ".join(f"{v} {k}" for k, v in counts.items() if v or k not in ("incomplete", "claimed"))
+    counts = _counts(distinct, before, force, results_dir, {j.run_id for j, _ in cut})
+    summary = ", ".join(
+        f"{v} {k}" for k, v in counts.items() if v or k in ("ok", "diverged", "failed", "skipped")
+    )
     print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
+    if note := ladder_note(cut):
+        print(f"ladder: {note}", flush=True)
     print(outcome_table(results_dir, list(distinct)), flush=True)
     if stopped:
         print(f"error: sweep stopped: {stopped}", file=sys.stderr)
         return 1
-    report_rc = _report(first.results_dir, report_dir)  # as given: report text names it
+    report_rc = _report(first.results_dir, first.report_path)  # as given: report text names it
     return 1 if counts["failed"] or counts["incomplete"] or report_rc else 0
+
+
+def _refuse(p: Plan) -> int:
+    """Exit 2 with every problem of the plan (nothing has run)."""
+    if not p.problems:
+        print("error: sweep not started: the grid has no jobs", file=sys.stderr)
+        return 2
+    print(f"error: sweep not started: {p.bad_jobs or len(p.problems)} invalid job(s):", file=sys.stderr)
+    for line in p.problems:
+        print(f"  {line}", file=sys.stderr)
+    return 2
+
+
+def _run(
+    p: Plan, todo: list[Job], first: Settings, ladder: Ladder | None, results_dir: Path
+) -> tuple[list, str | None]:
+    """Train `todo` (built-in runner, or the Hydra launcher given); (jobs the ladder cut, stop reason).
+    Ctrl-C / SIGTERM become Interrupted (exit 130 / 143)."""
+    unmark = mark_sweep_process()  # launcher workers watch this process; a job can stop the sweep
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm)
+    cut: list = []
+    try:
+        if todo and p.launcher is None:
+            cut = _run_here(todo, first, ladder)
+        elif todo:
+            cut = run_waves(p, todo, ladder, results_dir)
+    except Interrupted:
+        raise
+    except KeyboardInterrupt:
+        raise Interrupted(130) from None
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        stopped = stop_reason()
+        unmark()
+    return cut, stopped
 
 
 def _header(p: Plan, distinct: dict, before: dict, force: bool, results_dir: Path) -> None:
@@ -301,6 +321,10 @@ def _header(p: Plan, distinct: dict, before: dict, force: bool, results_dir: Pat
         flush=True,
     )
     print(f"grid: {where} (conf/sweep/{p.preset}.yaml) with the overrides given", flush=True)
+    if p.dropped:
+        print(f"note: {p.dropped} grid point(s) outside the preset's cell x init arms (preset.arms) left out")
+    if is_ladder(p.specs):
+        print("ladder: each arm's lengths run shortest first; an arm that fails a length on every seed stops")
     if len(distinct) < len(p.specs):
         print(
             f"note: {len(p.specs) - len(distinct)} grid point(s) repeat a run of this sweep (e.g. "
@@ -310,14 +334,19 @@ def _header(p: Plan, distinct: dict, before: dict, force: bool, results_dir: Pat
         )
 
 
-def _counts(distinct: dict, before: dict, force: bool, results_dir: Path) -> dict[str, int]:
-    """ok / diverged / failed / skipped / incomplete / claimed over the sweep's distinct runs."""
-    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "incomplete": 0, "claimed": 0}
+def _counts(
+    distinct: dict, before: dict, force: bool, results_dir: Path, cut: set[str] = frozenset()
+) -> dict[str, int]:
+    """ok / diverged / failed / skipped / not run (cut by the ladder) / incomplete / claimed over the
+    sweep's distinct runs."""
+    counts = {"ok": 0, "diverged": 0, "failed": 0, "skipped": 0, "not run": 0, "incomplete": 0, "claimed": 0}
     for rid in distinct:
         folder = run_dir(results_dir, rid)
         status = complete_status(folder)
         if before[rid] and not force:
             counts["skipped"] += 1
+        elif rid in cut:
+            counts["not run"] += 1
         elif status is None:  # claimed: another process (a concurrent sweep) holds it and trains it
             counts["claimed" if claim_holder(folder) else "incomplete"] += 1
         else:
@@ -327,37 +356,6 @@ def _counts(distinct: dict, before: dict, force: bool, results_dir: Path) -> dic
 
 def _on_sigterm(signum, frame) -> None:  # noqa: ANN001
     raise Interrupted(128 + signum)
-
-
-def _run_with_hydra(p: Plan, results_dir: Path) -> int:
-    """A Hydra multirun of the whole grid through the chosen launcher, in a child process that starts
-    Hydra's own entry point (each job skips itself when its run is complete). Hydra's own console log is
-    off (hydra/hydra_logging=disabled: its per-job lines are in each job's folder under hydra.sweep.dir);
-    each job prints its one line."""
-    # Absolute results_dir: launchers such as submitit run jobs from other working directories.
-    quoted = f"results_dir={hydra_quote(str(results_dir))}"
-    cmd = [
-        sys.executable,
-        "-m",
-        "bench.hydra_app",
-        "--multirun",
-        *p.overrides,
-        quoted,
-        "hydra/hydra_logging=disabled",
-    ]
-    env = dict(os.environ)
-    env.setdefault(SWEEP_STARTED_ENV, str(time.time_ns()))
-    env[SWEEP_TOTAL_ENV] = str(len(p.jobs))
-    child = subprocess.Popen(cmd, env=env)
-    try:
-        return child.wait()
-    except BaseException:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-        raise
 
 
 def _report(results_dir: str, report_dir: str) -> int:

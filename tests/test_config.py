@@ -8,6 +8,7 @@ import pytest
 
 from bench.config import CONF_DIR, ConfigError, compose, validate
 from bench.spec import TASK_SPECS
+from bench.sweep import presets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +21,7 @@ def test_every_task_and_cell_config_composes_and_validates(task, cell):
     assert isinstance(job.spec.task, TASK_SPECS[task])
 
 
-@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONF_DIR / "sweep").glob("*.yaml")))
+@pytest.mark.parametrize("preset", presets())
 def test_every_sweep_preset_composes_and_validates(preset):
     cfg = compose([f"sweep={preset}"], return_hydra=True)
     assert bool(cfg.hydra.sweeper.params) == (preset != "none"), f"preset {preset} has no grid"

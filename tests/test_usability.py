@@ -72,7 +72,7 @@ def test_a_sweep_of_complete_runs_launches_nothing(tmp_path, monkeypatch, capsys
         raise AssertionError("a job was launched although every run is complete")
 
     monkeypatch.setattr(bs, "_run_here", boom)
-    monkeypatch.setattr(bs, "_run_with_hydra", boom)
+    monkeypatch.setattr(bs, "run_waves", boom)
     monkeypatch.setattr(bs, "_report", lambda *a: 0)
     t0 = time.perf_counter()
     assert sweep_main(args) == 0
