@@ -220,7 +220,10 @@ def resolve(cfg: DictConfig | dict[str, Any]) -> dict[str, Any]:
     try:
         c = OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as e:  # e.g. a preset's table has no entry for the chosen key
-        raise ConfigError([f"{e.full_key}: cannot be resolved: {first_line(e)}"]) from None
+        hint = ""
+        if "'preset.lr." in str(e):  # the study's tuned rates (bench/tuning.py) are not there yet
+            hint = " (the study's learning rates come from `python -m bench tune`: conf/sweep/_tuned_lr.yaml)"
+        raise ConfigError([f"{e.full_key}: cannot be resolved: {first_line(e)}{hint}"]) from None
     return {k: v for k, v in c.items() if k != "hydra"}
 
 

@@ -262,7 +262,7 @@ def _dry_run(
         if rid not in todo_ids:
             print(f"{head}: complete")
             continue
-        ms = stored.get(("config", s.config_id)) or stored.get(("cell", s.task.name, s.cell.name))
+        ms = stored.get(("config", s.config_id)) or _scaled(stored, s.task.name, s.cell.name, s.task.seq_len)
         if ms is None:
             unknown += 1
             print(f"{head}: to train (no similar stored run)")
@@ -282,7 +282,7 @@ def _dry_run(
 
 def _stored_speeds(results_dir: Path) -> dict[tuple, float]:
     """Median ms_per_step of the stored runs (any schema: bench.load_results), by config_id and by
-    (task, cell)."""
+    (task, cell, seq_len)."""
     from bench.results import load_results
 
     runs = load_results(results_dir, warn=False).runs
@@ -292,6 +292,17 @@ def _stored_speeds(results_dir: Path) -> dict[tuple, float]:
     out: dict[tuple, float] = {}
     for cid, ms in runs.groupby("config_id")["ms_per_step"].median().items():
         out[("config", cid)] = float(ms)
-    for (task, cell), ms in runs.groupby(["task.name", "cell.name"])["ms_per_step"].median().items():
-        out[("cell", task, cell)] = float(ms)
+    by = ["task.name", "cell.name", "task.seq_len"]
+    for (task, cell, t), ms in runs.groupby(by)["ms_per_step"].median().items():
+        out[("cell", task, cell, int(t))] = float(ms)
     return out
+
+
+def _scaled(stored: dict[tuple, float], task: str, cell: str, seq_len: int) -> float | None:
+    """ms/step of the stored (task, cell) run nearest in length, scaled linearly to `seq_len` (a step
+    costs about one cell step per timestep)."""
+    lengths = [k[3] for k in stored if k[0] == "cell" and k[1:3] == (task, cell)]
+    if not lengths:
+        return None
+    near = min(lengths, key=lambda t: abs(t - seq_len))
+    return stored[("cell", task, cell, near)] * seq_len / max(near, 1)

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import plancache
 from bench.atomic import check_writable
 from bench.claims import claim_holder, mark_sweep_process, stop_reason
 from bench.config import CONF_DIR, ConfigError, Job, compose, compose_many, validate
@@ -37,7 +38,7 @@ from bench.runner import (  # noqa: F401 - advance, sweep_bar, job_line: the con
     parallelism,
     sweep_bar,
 )
-from bench.spec import Settings, suggest
+from bench.spec import DEFAULT_RESULTS_DIR, Settings, suggest
 from bench.store import complete_status, is_complete, run_dir
 
 DEFAULT_PRESET = "default"
@@ -180,6 +181,9 @@ def plan(args: list[str]) -> Plan:
     problem = _launcher_problem(args)
     if problem:
         return Plan(args, [], [], [problem])
+    key, where = plancache.plan_key(args), _results_dir_arg(args)
+    if cached := plancache.load(where, key):
+        return Plan(args, cached["jobs"], plancache.jobs_of(cached["configs"]), [], 0, cached["dropped"])
     try:
         parsed = OverridesParser.create().parse_overrides(args)
     except HydraException as e:
@@ -215,7 +219,18 @@ def plan(args: list[str]) -> Plan:
         except ConfigError as e:
             bad += 1
             problems.extend(f"job [{' '.join(job)}]: {p}" for p in e.problems)
+    if not problems and specs:
+        plancache.store(where, key, jobs, specs, dropped)
     return Plan(args, jobs, specs, problems, bad, dropped)
+
+
+def _results_dir_arg(args: list[str]) -> str:
+    """results_dir as given on the command line (the plan cache's folder), else the default."""
+    for a in args:
+        key, _, value = a.partition("=")
+        if key.lstrip("+") == "results_dir" and value:
+            return value
+    return DEFAULT_RESULTS_DIR
 
 
 def _is_hydra_arg(a: str) -> bool:
@@ -229,7 +244,7 @@ def done(job: Job) -> bool:
 
 
 def main(args: list[str]) -> int:
-    dry_run = "--dry-run" in args
+    dry_run, t_plan = "--dry-run" in args, time.perf_counter()
     p = plan([a for a in args if a != "--dry-run"])
     if p.problems or not p.specs:
         return _refuse(p)
@@ -251,6 +266,7 @@ def main(args: list[str]) -> int:
         return 2
     ladder = Ladder.of(list(distinct.values())) if is_ladder(p.specs) else None
     t0 = time.perf_counter()
+    plan_s = t0 - t_plan  # planning (cached: bench/plancache.py) and finding the complete runs
     try:
         cut, stopped = _run(p, todo, first, ladder, results_dir)
     except Interrupted as e:
@@ -266,7 +282,7 @@ def main(args: list[str]) -> int:
     summary = ", ".join(
         f"{v} {k}" for k, v in counts.items() if v or k in ("ok", "diverged", "failed", "skipped")
     )
-    print(f"sweep done: {summary} (runs: {launch_s:.1f} s)", flush=True)
+    print(f"sweep done: {summary} (plan: {plan_s:.1f} s, runs: {launch_s:.1f} s)", flush=True)
     if note := ladder_note(cut):
         print(f"ladder: {note}", flush=True)
     print(outcome_table(results_dir, list(distinct)), flush=True)

@@ -129,6 +129,13 @@ def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, prob
     return rows
 
 
+def _probe(out: Trained, run_id: str, probe: Batch) -> Trained:
+    """The probe-step tables at the current step: gradient profile and recurrent-weight scalars."""
+    out.profiles.extend(_profile_rows(run_id, out.steps, out.model, out.task, probe))
+    out.weights.extend(_weight_rows(run_id, out.steps, out.model))
+    return out
+
+
 def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
     """Train one model. The loop: train up to the next log step (timed), then the untimed bookkeeping:
     divergence check, curves, evaluation and early stop, gradient probes. Divergence is an outcome."""
@@ -143,8 +150,7 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
     probe = to_device(task.batch(tr.profile_batch, _stream(spec.seed, PROBE_STREAM), 0, "cpu"), device, dtype)
     probes = set(profile_steps(tr.steps, tr.profile_points, tr.log_every))
     clip_norm = tr.clip_value if tr.clip == "norm" else math.inf  # inf: measure the norm, clip nothing
-    out = Trained(model, task, profiles=_profile_rows(run_id, 0, model, task, probe))
-    out.weights = _weight_rows(run_id, 0, model)
+    out = _probe(Trained(model, task), run_id, probe)
     window = torch.zeros(tr.log_every, 2, device=device, dtype=torch.float64)  # per-step loss, grad norm
     bar = _bar(job, progress, position)
     t_start = time.perf_counter()
@@ -182,8 +188,7 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
                 out.solved_at, out.solve_wall = out.steps, time.perf_counter() - t_start
                 done = done or tr.early_stop
         if out.steps in probes or done:
-            out.profiles.extend(_profile_rows(run_id, out.steps, model, task, probe))
-            out.weights.extend(_weight_rows(run_id, out.steps, model))
+            _probe(out, run_id, probe)
         if done:
             break
     bar.close()
