@@ -110,15 +110,17 @@ def test_every_spec_field_is_a_runs_column():
 
 
 def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
-    # The default preset reaches its per-task settings through helper tables (preset.setup, ...):
+    # The main study reaches its per-task settings through helper tables (preset.lengths, preset.lr, ...):
     # the same effective run composed by hand has the same id, so resume and `bench run` find it.
-    swept = validate(compose(["sweep=default", "task=recall", "cell=lstm", "length=long", "seed=1"]))
+    swept = validate(
+        compose(["sweep=default", "task=recall", "cell=lstm", "length=r4", "init=fb1", "seed=1"])
+    )
     c = swept.config
     by_hand = validate(
         compose(
             [
                 "task=recall",
-                f"task.seq_len={c['task']['seq_len']}",
+                *(f"task.{k}={v}" for k, v in c["task"].items() if k != "name"),
                 "cell=lstm",
                 *(f"cell.{k}={v}" for k, v in c["cell"].items() if k != "name" and v is not None),
                 *(f"train.{k}={v}" for k, v in c["train"].items()),
@@ -126,7 +128,8 @@ def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
             ]
         )
     )
-    assert c["task"]["seq_len"] == c["preset"]["setup"]["recall"]["lengths"]["long"]
+    assert c["task"]["seq_len"] == c["preset"]["lengths"]["recall"]["r4"]
+    assert c["train"]["lr"] == c["preset"]["lr"]["recall"]["lstm"]["fb1"] and c["cell"]["forget_bias"] == 1
     assert by_hand.run_id == swept.run_id
     assert by_hand.config["preset"] == {}
 
