@@ -341,7 +341,10 @@ def test_recall_distributions():
 def test_anticipation_is_recall_with_the_two_ends_swapped():
     # the same draws (symbol, delay, distractors): only the cue and the symbol trade places
     kw = {"vocab": 5, "distractors": True, "random_delay": True}
-    plain, ahead = RecallTask(6, **kw).batch(500, 3, 1), RecallTask(6, anticipation=True, **kw).batch(500, 3, 1)
+    plain, ahead = (
+        RecallTask(6, **kw).batch(500, 3, 1),
+        RecallTask(6, anticipation=True, **kw).batch(500, 3, 1),
+    )
     end = plain.mask.long().argmax(1)  # (B,): the ordinary cue's step d+1
     rows = torch.arange(500)
     assert (ahead.inputs[:, 0] == 6).all() and torch.equal(ahead.inputs[rows, end], plain.inputs[:, 0])
