@@ -120,7 +120,7 @@ def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
                 f"task.seq_len={c['task']['seq_len']}",
                 "cell=lstm",
                 *(f"cell.{k}={v}" for k, v in c["cell"].items() if k != "name" and v is not None),
-                *(f"train.{k}={v}" for k, v in c["train"].items()),
+                *(f"train.{k}={v}" for k, v in c["train"].items() if v is not None),
                 "seed=1",
             ]
         )
