@@ -34,7 +34,8 @@ def truncated_backward(model: SequenceModel, task: Task, batch: Batch, chunk: in
         out, state = model.scan(part.inputs, state)  # out (B, K, O); state {"h": (layers, B, H), ...}
         n = part.mask.sum()
         if n > 0:  # a chunk without scored positions adds nothing (and its mean would be 0/0)
-            loss = task.loss(out, part) * (n / scored)
+            loss = task.loss(out, part)
+            loss = loss * (n.to(loss.dtype) / scored)  # its share, in the loss's precision
             loss.backward()
             total += loss.detach()
         state = {k: v.detach() for k, v in state.items()}  # the truncation

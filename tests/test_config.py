@@ -164,6 +164,13 @@ BAD = [
     (["device=tpu"], "device"),
     (["dtype=float16"], "dtype"),
     (["train.early_stop=maybe"], "train.early_stop"),
+    (["cell.bidirectional=maybe"], "cell.bidirectional"),
+    (["task=recall", "task.anticipation=maybe"], "task.anticipation"),
+    (["train.tbptt=0"], "train.tbptt"),
+    (["train.tbptt=-4"], "train.tbptt"),
+    (["task=recall", "task.seq_len=10", "train.tbptt=13"], "train.tbptt"),  # L = 12
+    (["task=copy", "task.seq_len=10", "train.tbptt=31"], "train.tbptt"),  # L = 30
+    (["train.tbptt=8", "cell.bidirectional=true"], "train.tbptt"),
 ]
 
 
@@ -191,7 +198,14 @@ def test_all_problems_are_listed_at_once():
 
 @pytest.mark.parametrize(
     "overrides,key",
-    [(["train.lr=0"], "train.lr"), (["task=nosuchtask"], "nosuchtask"), (["cell.variant=nfg"], "cell.impl")],
+    [
+        (["train.lr=0"], "train.lr"),
+        (["task=nosuchtask"], "nosuchtask"),
+        (["cell.variant=nfg"], "cell.impl"),
+        (["cell.bidirectional=maybe"], "cell.bidirectional must be true or false"),
+        (["train.tbptt=0"], "train.tbptt must be an integer >= 1"),
+        (["task=recall", "task.seq_len=10", "train.tbptt=13"], "train.tbptt must be at most"),
+    ],
 )
 def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, overrides, key):
     proc = subprocess.run(

@@ -282,7 +282,7 @@ def test_export_writes_csv_and_tensorboard_curves(stored, tmp_path):
     res = load_results(stored)
     import pandas as pd
 
-    for name in ("runs", "curves", "grad_profile"):
+    for name in ("runs", "curves", "grad_profile", "weights", "states"):
         assert len(pd.read_csv(tmp_path / "x" / f"{name}.csv")) == len(getattr(res, name)) > 0
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
