@@ -229,7 +229,7 @@ def test_per_command_help_lists_groups_options_and_keys(capsys):
         assert key in out
     assert cli.main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "sweep=budget |" in out and "none" in out and "--dry-run" in out
+    assert "sweep=activation | bidirectional | budget |" in out and "none" in out and "--dry-run" in out
     assert cli.main(["run", "cell=gru", "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     assert "name: gru" in out and "hidden_size: 128" in out
