@@ -192,6 +192,10 @@ def hydra_problem(e: BaseException) -> str:
     if options and missing:
         group, _, choice = str(missing).rpartition("/")
         return f"{line}; Available options in '{group}': {' '.join(options)}{suggest(choice, options)}"
+    cause = e.__cause__
+    key = getattr(cause, "full_key", None)
+    if key and type(cause).__name__ == "ValidationError":  # a value of the wrong type for a typed key
+        return f"{key}{' must be true or false' if 'valid bool' in str(cause) else ''}: {first_line(cause)}"
     m = _OVERRIDE.search(line) or _NOT_IN_STRUCT.search(str(e))
     if m:
         full = m.group(1)
@@ -246,6 +250,8 @@ def validate(cfg: DictConfig | dict[str, Any]) -> Job:
     except (ValueError, TypeError) as e:  # the generator validates its own options
         p.append(f"task.{first_line(e)}")
         task = None
+    if task is not None:
+        p += spec.train.length_problems(task.length)  # what depends on the sequence length (train.tbptt)
     if p:
         raise ConfigError(list(dict.fromkeys(p)))  # a problem found twice is listed once
     # The model constructor has the last word on combinations (e.g. chrono needs a horizon): build a

@@ -1,6 +1,7 @@
 """`python -m bench export [results_dir=DIR] [out=DIR]`: the results in formats other tools read.
 
-- `out/runs.csv`, `out/curves.csv`, `out/grad_profile.csv`: the four tables (bench.load_results);
+- `out/runs.csv`, `out/curves.csv`, `out/grad_profile.csv`, `out/weights.csv`, `out/states.csv`: the
+  tables (bench.load_results; bench.schema.TABLES);
 - `out/tensorboard/<task>_T<seq_len>_<cell>_seed<seed>_<run_id>/`: one TensorBoard run per run with its
   learning curves (tags `train/loss`, `train/grad_norm`, `eval/loss`, `eval/accuracy`, ... by step), so
   `tensorboard --logdir out/tensorboard` shows them. Needs the `tensorboard` extra; without it the CSV
@@ -14,6 +15,7 @@ import sys
 from pathlib import Path
 
 from bench.results import load_results
+from bench.schema import TABLES
 
 
 def tensorboard_available() -> bool:
@@ -29,7 +31,7 @@ def write_csv(results_dir: str | Path, out: str | Path) -> list[Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name in ("runs", "curves", "grad_profile", "weights"):
+    for name in TABLES:
         path = out / f"{name}.csv"
         getattr(res, name).to_csv(path, index=False)
         paths.append(path)

@@ -4,6 +4,9 @@ Schema 1 (before the typed spec) stored hand-picked configuration columns (`task
 `lr`, `max_steps`, ...) and the whole resolved config as `config_json`. The spec columns and `config_id`
 of such a row are rebuilt from its `config_json` (keys the spec does not know are dropped, missing ones
 read as the spec's defaults); the run keeps its old run_id, since that names its folder.
+
+Schema 2 rows lack the spec fields added since (declared with `bench.spec.added`): their columns read as
+the field's default, which computes what those runs computed (cell.bidirectional false, ...).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from dataclasses import fields
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.schema import RUN_COLUMNS, SCHEMA_VERSION, SPEC_COLUMNS
@@ -42,15 +46,18 @@ def spec_of_config(c: dict[str, Any]) -> RunSpec:
     )
 
 
+REBUILT_BELOW = 2  # rows of schemas before this have their spec columns rebuilt from config_json
+
+
 def upgrade_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The runs table with every row of an older schema given today's columns (rows of the current
     schema are left as they are)."""
     if runs.empty or "schema_version" not in runs.columns:
         return runs
     version = pd.to_numeric(runs["schema_version"], errors="coerce")
-    old = version.isna() | (version < SCHEMA_VERSION)
+    old = version.isna() | (version < REBUILT_BELOW)
     if not old.any():
-        return runs
+        return fill_added(runs, version)
     rows = []
     for _, r in runs[old].iterrows():
         row = r.to_dict()
@@ -69,4 +76,36 @@ def upgrade_runs(runs: pd.DataFrame) -> pd.DataFrame:
     upgraded = pd.DataFrame(rows, index=runs.index[old])
     out = pd.concat([runs[~old], upgraded]).loc[runs.index]
     out = out.drop(columns=[c for c in _V1_ONLY if c in out.columns and c not in RUN_COLUMNS])
-    return out.reindex(columns=[c for c in RUN_COLUMNS if c in out.columns or c in SPEC_COLUMNS])
+    out = out.reindex(columns=[c for c in RUN_COLUMNS if c in out.columns or c in SPEC_COLUMNS])
+    return fill_added(out, version.where(~old, SCHEMA_VERSION))
+
+
+def added_fields() -> list[tuple[str, Any, int, str | None]]:
+    """(column, default, since, the task that has it, or None for a cell / train field) of every spec field
+    declared with bench.spec.added."""
+    out = []
+    parts = [("cell", CellSpec), ("train", TrainSpec), *(("task", cls) for cls in TASK_SPECS.values())]
+    for part, cls in parts:
+        task = cls.name if part == "task" else None
+        out += [
+            (f"{part}.{f.name}", f.default, f.metadata["since"], task)
+            for f in fields(cls)
+            if "since" in f.metadata
+        ]
+    return out
+
+
+def fill_added(runs: pd.DataFrame, version: pd.Series) -> pd.DataFrame:
+    """Rows written before a field existed (schema < its `since`) get its default in its column (for a
+    task field: rows of that task only); a column no row has is added. Columns in the schema's order."""
+    for col, default, since, task in added_fields():
+        if col not in runs.columns:
+            runs[col] = pd.Series(np.nan, index=runs.index, dtype=object)
+        rows = version.isna() | (version < since)
+        if task is not None and "task.name" in runs.columns:
+            rows &= runs["task.name"] == task
+        if default is not None and rows.any():
+            filled = runs[col].astype(object).where(~(rows & runs[col].isna()), default)
+            runs[col] = filled.infer_objects()
+    known = [c for c in RUN_COLUMNS if c in runs.columns]
+    return runs[known + [c for c in runs.columns if c not in known]]

@@ -37,7 +37,7 @@ class SequenceModel(nn.Module):
             raise ValueError(f"output_size must be an integer >= 1, got {output_size!r}")
         self.input_size, self.output_size, self.input_kind = input_size, output_size, input_kind
         self.core: RecurrentCore = make_core(cell, input_size, chrono_tmax)
-        self.head = nn.Linear(cell.hidden_size, output_size)
+        self.head = nn.Linear(self.core.output_size, output_size)  # reads D*H: both directions' h_t
 
     def encode(self, inputs: Tensor) -> Tensor:
         """(B, L) int ids -> (B, L, V) one-hot, or float (B, L, I) passthrough; both in the model's dtype."""
@@ -52,7 +52,15 @@ class SequenceModel(nn.Module):
 
     def forward(self, inputs: Tensor) -> Tensor:
         """inputs (B, L) or (B, L, I) -> outputs (B, L, output_size)."""
-        return self.head(self.core(self.encode(inputs)))  # (B, L, H) -> (B, L, O)
+        return self.head(self.core(self.encode(inputs)))  # (B, L, D*H) -> (B, L, O)
+
+    def scan(
+        self, inputs: Tensor, state: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """forward from a carried core state (truncated BPTT): -> (outputs (B, L, O), the final core state);
+        see RecurrentCore.scan."""
+        out, final = self.core.scan(self.encode(inputs), state)
+        return self.head(out), final
 
 
 def build_model(cell: CellSpec, task) -> SequenceModel:
@@ -68,7 +76,13 @@ def resolve_hidden(cell: CellSpec, task) -> int:
     if cell.budget is None:
         return cell.hidden_size
     return hidden_for_budget(
-        cell.budget, task.input_size, task.output_size, cell.name, cell.layers, cell.variant
+        cell.budget,
+        task.input_size,
+        task.output_size,
+        cell.name,
+        cell.layers,
+        cell.variant,
+        cell.bidirectional,
     )
 
 
@@ -84,14 +98,21 @@ def model_param_count(
     hidden_size: int,
     num_layers: int = 1,
     variant: str | None = None,
+    bidirectional: bool = False,
 ) -> int:
     """Exact count_params of the SequenceModel with these sizes (core + head; the one-hot has none)."""
-    head = (hidden_size + 1) * output_size
-    return core_param_count(cell, input_size, hidden_size, num_layers, variant) + head
+    head = ((1 + bidirectional) * hidden_size + 1) * output_size  # the head reads both directions
+    return core_param_count(cell, input_size, hidden_size, num_layers, variant, bidirectional) + head
 
 
 def hidden_for_budget(
-    budget: int, input_size: int, output_size: int, cell: str, num_layers: int = 1, variant: str | None = None
+    budget: int,
+    input_size: int,
+    output_size: int,
+    cell: str,
+    num_layers: int = 1,
+    variant: str | None = None,
+    bidirectional: bool = False,
 ) -> int:
     """The hidden size whose SequenceModel parameter count lands closest to budget (ties: the smaller one).
 
@@ -102,7 +123,7 @@ def hidden_for_budget(
         raise ValueError(f"budget must be >= 1, got {budget!r}")
 
     def count(h: int) -> int:
-        return model_param_count(input_size, output_size, cell, h, num_layers, variant)
+        return model_param_count(input_size, output_size, cell, h, num_layers, variant, bidirectional)
 
     # count is strictly increasing in H: find the last H with count <= budget, then compare it with H + 1
     lo, hi = 1, 2

@@ -1,4 +1,4 @@
-"""Read a results directory back into the three tidy DataFrames.
+"""Read a results directory back into the tidy DataFrames (runs, curves, grad_profile, weights, states).
 
 Only finished runs are read (bench.store.completion: a valid completion record whose files are all
 there with their recorded sizes; failed runs are read as `failed` rows). A file that cannot be read,
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from bench.legacy import upgrade_runs
-from bench.schema import TABLES
+from bench.schema import PROFILE_ADDED, TABLES
 from bench.store import TABLE_FILES, completion
 
 
@@ -30,6 +30,7 @@ class Results:
     curves: pd.DataFrame
     grad_profile: pd.DataFrame
     weights: pd.DataFrame = field(default_factory=lambda: _empty("weights"))
+    states: pd.DataFrame = field(default_factory=lambda: _empty("states"))
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     incomplete: list[str] = field(default_factory=list)  # run folders without a completion record
 
@@ -46,8 +47,9 @@ def _empty(name: str) -> pd.DataFrame:
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "runs": ("run_id", "status", "seed"),  # and the task and cell names: see table_problem
     "curves": TABLES["curves"],
-    "grad_profile": TABLES["grad_profile"],
+    "grad_profile": tuple(c for c in TABLES["grad_profile"] if c not in PROFILE_ADDED),  # filled if absent
     "weights": TABLES["weights"],
+    "states": TABLES["states"],
 }
 
 
@@ -93,6 +95,8 @@ def _read_run(folder: Path) -> tuple[str, dict[str, pa.Table] | list[tuple[str, 
 def _concat(tables: list[pa.Table], name: str) -> pd.DataFrame:
     if not tables:
         return _empty(name)
+    if name == "grad_profile":
+        tables = [_with_added_columns(t) for t in tables]
     try:  # one conversion to pandas for all runs: far faster than concatenating DataFrames
         df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # schemas that arrow cannot unify: let pandas do it
@@ -102,6 +106,16 @@ def _concat(tables: list[pa.Table], name: str) -> pd.DataFrame:
         if isinstance(df[c].dtype, pd.StringDtype):
             df[c] = df[c].astype(object).where(df[c].notna(), None)
     return df
+
+
+def _with_added_columns(table: pa.Table) -> pa.Table:
+    """A grad_profile table of an older run with the columns added since, at their old meaning (its rows
+    are the forward direction: there was no other), in today's column order."""
+    for col, value in PROFILE_ADDED.items():
+        if col not in table.column_names:
+            at = TABLES["grad_profile"].index(col)
+            table = table.add_column(min(at, table.num_columns), col, pa.array([value] * table.num_rows))
+    return table
 
 
 def _normalise_runs(runs: pd.DataFrame) -> pd.DataFrame:
@@ -147,6 +161,4 @@ def load_results(results_dir: str | Path, warn: bool = True) -> Results:
             warnings.warn(f"skipped {path}: {reason}", stacklevel=2)
     tables = {name: _concat(parts[name], name) for name in TABLES}
     tables["runs"] = _normalise_runs(upgrade_runs(tables["runs"]))  # older schemas read with today's columns
-    return Results(
-        tables["runs"], tables["curves"], tables["grad_profile"], tables["weights"], skipped, incomplete
-    )
+    return Results(**tables, skipped=skipped, incomplete=incomplete)

@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.spec import TASK_SPECS, CellSpec, TaskSpec, TrainSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: spec fields of issue 12 (bench.spec.added), grad_profile.direction, states table
 
 # Columns computed from a spec column, stored right after it (not part of a configuration's identity:
 # the report groups by the spec columns): the forget bias as a number beside its label.
@@ -67,6 +67,7 @@ OUTCOME_TYPES: dict[str, type] = {
     "steps_to_solve": int,
     "wall_s_to_solve": float,
     "diverged_at": int,
+    "diverged_reason": str,  # which criterion held first (bench/train.py: non-finite, eval loss, train rise)
     "final_loss": float,
     "final_accuracy": float,
     "chance_loss": float,
@@ -107,9 +108,20 @@ SPEC_COLUMNS: tuple[str, ...] = tuple(SPEC_TYPES)
 # curves: run_id, step, split (train / eval), metric, value.
 CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "split", "metric", "value")
 
-# grad_profile: ||dL/dh_t|| (state "h") and ||dL/dc_t|| (state "c", LSTM) on a fixed probe batch.
-# distance = scored position - t (steps back from the last scored position), layer 0 is the bottom layer.
-PROFILE_COLUMNS: tuple[str, ...] = ("run_id", "step", "layer", "t", "distance", "state", "grad_norm")
+# grad_profile: ||dL/dh_t|| (state "h") and ||dL/dc_t|| (state "c", LSTM) on a fixed probe batch, per
+# direction (forward; backward for bidirectional cells). distance (bench/probes.py): forward, steps back from
+# the last scored position (last - t); backward, steps forward from the first scored position (t - first).
+# Layer 0 is the bottom layer. Runs written before directions existed have no direction column: the loader
+# reads their rows as "forward".
+PROFILE_COLUMNS: tuple[str, ...] = (
+    "run_id", "step", "layer", "direction", "t", "distance", "state", "grad_norm",
+)  # fmt: skip
+PROFILE_ADDED: dict[str, str] = {"direction": "forward"}  # column -> the value of rows written without it
+
+# states: hidden-state statistics at the probe steps, from the same float64 forward of the probe batch as
+# grad_profile, for every t: stat max_abs = max |h_t| over batch and units, mean_norm = the batch mean of
+# ||h_t||; state h (and c for the LSTM). Runs written before the table existed have none.
+STATE_COLUMNS: tuple[str, ...] = ("run_id", "step", "layer", "direction", "t", "state", "stat", "value")
 
 # weights: scalars of the recurrent weights at the same probe steps as grad_profile, per layer; metric
 # sigma_max_w_hh = the largest singular value of the layer's whole W_hh (all gate blocks stacked; for the
@@ -122,6 +134,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "curves": CURVE_COLUMNS,
     "grad_profile": PROFILE_COLUMNS,
     "weights": WEIGHT_COLUMNS,
+    "states": STATE_COLUMNS,
 }
 
 STATUSES = ("ok", "diverged", "failed")

@@ -44,6 +44,12 @@ class SpecError(ValueError):
         self.problems = problems
 
 
+def added(default: Any, since: int) -> Any:
+    """A dataclass field added in schema `since` (> 2): hashed into run_id only when it differs from
+    `default` (see RunSpec.identity). `default` must compute what the runs before it computed."""
+    return field(default=default, metadata={"since": since})
+
+
 # ----------------------------------------------------------------------------- task specs
 @dataclass(frozen=True)
 class TaskSpec:
@@ -95,10 +101,13 @@ class RecallSpec(TaskSpec):
     distractors: bool = False  # fill the delay with random symbols instead of blanks
     random_delay: bool = False  # delay drawn per sequence in 1..seq_len
     solve_accuracy: float = 0.99
+    # the cue comes first and the symbol after the delay: the answer needs the future (bidirectional cells)
+    anticipation: bool = added(False, since=3)
 
     def variant_label(self) -> str:
         label = "distractors" if self.distractors else "blanks"
-        return label + ("+random_delay" if self.random_delay else "")
+        label += "+random_delay" if self.random_delay else ""
+        return label + ("+anticipation" if self.anticipation else "")
 
 
 # The task registry of the spec: name -> its spec class (tasks.TASKS holds the generators).
@@ -119,6 +128,8 @@ class CellSpec:
     layers: int = 1
     forget_bias: Any = 0.0  # a number, or "chrono" (Tallec & Ollivier 2018): LSTM forget / GRU update gate
     recurrent_init: str = "default"  # default | orthogonal | identity (IRNN, Le et al. 2015)
+    # a second stack of layers reads the sequence backwards; outputs concatenated (B, T, 2H)
+    bidirectional: bool = added(False, since=3)
 
     def __post_init__(self) -> None:
         _normalise(type(self), self)
@@ -158,6 +169,8 @@ class TrainSpec:
     early_stop: bool = True  # stop when the task's solved criterion holds on evaluation
     profile_points: int = 4  # gradient profiles at init, at this many log-spaced steps, and at the end
     profile_batch: int = 32  # probe batch size for the gradient profiles
+    # truncated BPTT: chunks of this many steps, state carried and detached between them; None = full BPTT
+    tbptt: int | None = added(None, since=3)
 
     def __post_init__(self) -> None:
         _normalise(type(self), self)
@@ -175,7 +188,18 @@ class TrainSpec:
         for key in ("batch_size", "steps", "eval_every", "eval_size", "log_every", "profile_batch"):
             _min(p, f"train.{key}", getattr(self, key), 1)
         _min(p, "train.profile_points", self.profile_points, 0)
+        if self.tbptt is not None:
+            _min(p, "train.tbptt", self.tbptt, 1)
         return p
+
+    def length_problems(self, length: int) -> list[str]:
+        """What depends on the task's sequence length L (tasks.Task.length): a chunk longer than it."""
+        if self.tbptt is not None and self.tbptt > length:
+            return [
+                f"train.tbptt must be at most the task's sequence length {length} (tbptt={length} is "
+                f"full BPTT; null also), got {self.tbptt!r}"
+            ]
+        return []
 
 
 def _choice(p: list[str], key: str, v: Any, allowed: tuple[str, ...]) -> None:
@@ -202,6 +226,11 @@ class RunSpec:
 
     def problems(self) -> list[str]:
         p = [*self.cell.problems(), *self.train.problems()]
+        if self.cell.bidirectional and self.train.tbptt is not None:
+            p.append(
+                f"train.tbptt={self.train.tbptt} needs cell.bidirectional=false (the backward direction "
+                "reads the whole future of each step; chunking it would change the model)"
+            )
         if not 0 <= self.seed <= 2**31 - 1:
             p.append(f"seed must be an integer in 0..{2**31 - 1}, got {self.seed!r}")
         if not (self.device in DEVICES or self.device.startswith("cuda:")):
@@ -239,12 +268,6 @@ class RunSpec:
 
     def with_seed(self, seed: int) -> RunSpec:
         return replace(self, seed=seed)
-
-
-def added(default: Any, since: int) -> Any:
-    """A dataclass field added in schema `since` (> 2): hashed into run_id only when it differs from
-    `default` (see RunSpec.identity). `default` must compute what the runs before it computed."""
-    return field(default=default, metadata={"since": since})
 
 
 def _identity_part(part: Any) -> dict[str, Any]:

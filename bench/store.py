@@ -6,6 +6,8 @@ Layout, one folder per run so parallel runs never touch the same file:
     results_dir/runs/<run_id>/runs.parquet         one row: outcome, cost, provenance
     results_dir/runs/<run_id>/curves.parquet       learning curves, long format
     results_dir/runs/<run_id>/grad_profile.parquet per-timestep gradient norms, long format
+    results_dir/runs/<run_id>/weights.parquet      sigma_max(W_hh) per layer at the probe steps
+    results_dir/runs/<run_id>/states.parquet       hidden-state statistics at the probe steps
     results_dir/runs/<run_id>/COMPLETE.json        the completion record, written last
 
 Every file goes to a unique temporary name in the same folder, is fsynced, and is then renamed over
@@ -42,6 +44,7 @@ TABLE_FILES = {
     "curves": "curves.parquet",
     "grad_profile": "grad_profile.parquet",
     "weights": "weights.parquet",
+    "states": "states.parquet",
 }
 
 

@@ -23,23 +23,28 @@ from tqdm.auto import tqdm
 from bench.atomic import StorageError
 from bench.claims import ClaimLost, claim
 from bench.config import Job
-from bench.gradients import hidden_grad_profile
 from bench.model import SequenceModel, build_model, count_params
+from bench.probes import probe_rows, to_device, weight_rows
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
 from bench.schema import (
     CURVE_COLUMNS,
     PROFILE_COLUMNS,
     RUN_COLUMNS,
     SCHEMA_VERSION,
+    STATE_COLUMNS,
     WEIGHT_COLUMNS,
     pandas_dtype,
 )
 from bench.spec import TrainSpec
 from bench.store import begin_run, finish_run, is_complete, run_dir
+from bench.tbptt import chunk_length, truncated_backward
 from tasks import Batch, Task, make_task
 
 # Held-out and probe data come from seed streams no training step uses (training uses steps >= 1).
 EVAL_STREAM, PROBE_STREAM = -1, -2
+# Divergence besides a non-finite loss: an evaluated loss this many times the task's chance loss, or a
+# logged training loss this many times the lowest one logged before it (3 orders of magnitude).
+DIVERGED_EVAL_RATIO, DIVERGED_TRAIN_RISE = 10.0, 1e3
 
 
 @dataclass
@@ -60,7 +65,10 @@ class Trained:
     steps: int = 0  # optimizer steps taken with finite loss
     solved_at: int | None = None
     solve_wall: float | None = None
-    diverged_at: int | None = None
+    diverged_at: int | None = None  # the first step a divergence criterion held
+    diverged_reason: str | None = None
+    nonfinite: bool = False  # the loss or gradient norm became inf / nan (training stopped there)
+    min_train_loss: float = math.inf
     last_eval: dict[str, float] = field(default_factory=dict)
     train_s: float = 0.0  # inside the timed training windows
     timed_steps: int = 1
@@ -68,6 +76,12 @@ class Trained:
     curves: list[tuple] = field(default_factory=list)
     profiles: list[tuple] = field(default_factory=list)
     weights: list[tuple] = field(default_factory=list)
+    states: list[tuple] = field(default_factory=list)
+
+    def diverge(self, step: int, reason: str) -> None:
+        """Record divergence (the first criterion that held wins: its step and reason)."""
+        if self.status != "diverged":
+            self.status, self.diverged_at, self.diverged_reason = "diverged", step, reason
 
 
 def profile_steps(steps: int, points: int, every: int = 1) -> list[int]:
@@ -90,12 +104,6 @@ def make_optimizer(params, train: TrainSpec) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=train.lr, momentum=train.momentum)
 
 
-def to_device(batch: Batch, device: torch.device, dtype: torch.dtype) -> Batch:
-    """Cast float inputs/targets to the model dtype (token ids stay int64)."""
-    f = lambda x: x.to(device, dtype) if x.is_floating_point() else x.to(device)  # noqa: E731
-    return Batch(f(batch.inputs), f(batch.targets), batch.mask.to(device))
-
-
 @torch.no_grad()
 def evaluate(model: SequenceModel, task: Task, batch: Batch, chunk: int = 512) -> dict[str, float]:
     was_training = model.training
@@ -105,40 +113,11 @@ def evaluate(model: SequenceModel, task: Task, batch: Batch, chunk: int = 512) -
     return task.metrics(torch.cat(outs), batch)
 
 
-@torch.no_grad()
-def _weight_rows(run_id: str, step: int, model: SequenceModel) -> list[tuple]:
-    """sigma_max(W_hh) per layer (float64 SVD: exact enough to compare with 1)."""
-    rows = []
-    for layer in range(model.core.num_layers):
-        w = model.core.layer_params(layer)["weight_hh"].detach().to("cpu", torch.float64)  # (G*H, H)
-        rows.append((run_id, step, layer, "sigma_max_w_hh", float(torch.linalg.matrix_norm(w, ord=2))))
-    return rows
-
-
-def _profile_rows(run_id: str, step: int, model: SequenceModel, task: Task, probe: Batch) -> list[tuple]:
-    probe64 = to_device(probe, probe.inputs.device, torch.float64)
-    # The loss at the positions that test the dependency (copy: the recalled symbols, not the blanks).
-    prof = hidden_grad_profile(model, probe64.inputs, lambda out: task.dependency_loss(out, probe64))
-    # distance counts steps back from the last such position of the probe batch
-    last = int(task.dependency_mask(probe).any(0).nonzero().max())
-    rows = []
-    for state, norms in prof.items():  # (layers, L)
-        for layer in range(norms.shape[0]):
-            for t in range(last + 1):
-                rows.append((run_id, step, layer, t, last - t, state, float(norms[layer, t])))
-    return rows
-
-
-def _probe(out: Trained, run_id: str, probe: Batch) -> Trained:
-    """The probe-step tables at the current step: gradient profile and recurrent-weight scalars."""
-    out.profiles.extend(_profile_rows(run_id, out.steps, out.model, out.task, probe))
-    out.weights.extend(_weight_rows(run_id, out.steps, out.model))
-    return out
-
-
 def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
     """Train one model. The loop: train up to the next log step (timed), then the untimed bookkeeping:
-    divergence check, curves, evaluation and early stop, gradient probes. Divergence is an outcome."""
+    divergence checks, curves, evaluation and early stop, probes. Divergence is an outcome: a non-finite
+    loss ends the run; an evaluated loss above 10x chance or a training loss 1000x its minimum marks it
+    diverged and it trains on (its curves show whether it recovered)."""
     spec, tr, run_id = job.spec, job.spec.train, job.run_id
     device, dtype = torch.device(spec.device), getattr(torch, spec.dtype)
     task = make_task(spec.task)
@@ -146,11 +125,12 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
     model = build_model(spec.cell, task).to(device, dtype)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, tr)
+    chunk = chunk_length(tr.tbptt, task.length)  # None: full BPTT
     eval_batch = to_device(task.batch(tr.eval_size, _stream(spec.seed, EVAL_STREAM), 0, "cpu"), device, dtype)
     probe = to_device(task.batch(tr.profile_batch, _stream(spec.seed, PROBE_STREAM), 0, "cpu"), device, dtype)
     probes = set(profile_steps(tr.steps, tr.profile_points, tr.log_every))
-    clip_norm = tr.clip_value if tr.clip == "norm" else math.inf  # inf: measure the norm, clip nothing
-    out = _probe(Trained(model, task), run_id, probe)
+    out = Trained(model, task)
+    _probe(out, run_id, 0, probe, tr.tbptt)
     window = torch.zeros(tr.log_every, 2, device=device, dtype=torch.float64)  # per-step loss, grad norm
     bar = _bar(job, progress, position)
     t_start = time.perf_counter()
@@ -158,43 +138,83 @@ def train(job: Job, progress: bool = True, position: int = 0) -> Trained:
         n, t0 = min(tr.log_every, tr.steps - out.steps), time.perf_counter()
         for i in range(n):  # ---- timed training window
             batch = to_device(task.batch(tr.batch_size, spec.seed, out.steps + i + 1, device), device, dtype)
-            loss = task.loss(model(batch.inputs), batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            window[i, 0], window[i, 1] = loss.detach(), torch.nn.utils.clip_grad_norm_(params, clip_norm)
-            if tr.clip == "value":
-                torch.nn.utils.clip_grad_value_(params, tr.clip_value)
-            opt.step()
+            window[i, 0], window[i, 1] = _step(model, task, batch, opt, params, tr, chunk)
         vals = window[:n].cpu()  # the one host sync per window
         out.train_s += time.perf_counter() - t0
         bar.update(n)
-        bad = ~torch.isfinite(vals).all(1)  # ---- bookkeeping (untimed)
-        if bad.any():
-            out.status, out.diverged_at = "diverged", out.steps + int(bad.nonzero()[0]) + 1
-            out.timed_steps = out.steps + n
-            out.steps = out.diverged_at - 1
+        if _nonfinite(out, vals, n):  # ---- bookkeeping (untimed)
             break
         out.steps += n
-        out.curves.append((run_id, out.steps, "train", "loss", float(vals[:, 0].mean())))
-        out.curves.append((run_id, out.steps, "train", "grad_norm", float(vals[-1, 1])))
-        done = out.steps >= tr.steps
-        if done or out.steps // tr.eval_every > (out.steps - n) // tr.eval_every:  # crossed an eval point
-            out.last_eval = evaluate(model, task, eval_batch)
-            out.curves.extend(
-                (run_id, out.steps, "eval", k, float(v)) for k, v in sorted(out.last_eval.items())
-            )
-            bar.set_postfix(loss=f"{out.last_eval['loss']:.4g}", acc=f"{out.last_eval['accuracy']:.3f}")
-            if out.solved_at is None and task.solved(out.last_eval):
-                out.solved_at, out.solve_wall = out.steps, time.perf_counter() - t_start
-                done = done or tr.early_stop
+        done = _log_and_evaluate(out, job, vals, eval_batch, bar, t_start)
         if out.steps in probes or done:
-            _probe(out, run_id, probe)
+            _probe(out, run_id, out.steps, probe, tr.tbptt)
         if done:
             break
     bar.close()
     out.wall_s = time.perf_counter() - t_start
-    out.timed_steps = max(1, out.steps if out.status == "ok" else out.timed_steps)
+    out.timed_steps = max(1, out.timed_steps if out.nonfinite else out.steps)
     return out
+
+
+def _step(model, task: Task, batch: Batch, opt, params, tr: TrainSpec, chunk: int | None) -> tuple:
+    """One optimizer step on `batch`: (loss, gradient norm before clipping), device scalars."""
+    if chunk is None:  # full BPTT, exactly as a bare PyTorch loop does it
+        loss = task.loss(model(batch.inputs), batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+    else:  # truncated BPTT: gradients accumulated over the chunks (bench/tbptt.py)
+        opt.zero_grad(set_to_none=True)
+        loss = truncated_backward(model, task, batch, chunk)
+    norm = torch.nn.utils.clip_grad_norm_(params, tr.clip_value if tr.clip == "norm" else math.inf)
+    if tr.clip == "value":  # (the max norm inf above: measure the norm, clip nothing)
+        torch.nn.utils.clip_grad_value_(params, tr.clip_value)
+    opt.step()
+    return loss.detach(), norm
+
+
+def _nonfinite(out: Trained, vals: torch.Tensor, n: int) -> bool:
+    """A window (n, 2) of per-step loss and gradient norm with inf / nan: the run diverged there."""
+    bad = ~torch.isfinite(vals).all(1)
+    if not bad.any():
+        return False
+    first_bad = out.steps + int(bad.nonzero()[0]) + 1
+    out.diverge(first_bad, "non-finite loss or gradient norm")
+    out.nonfinite, out.timed_steps, out.steps = True, out.steps + n, first_bad - 1
+    return True
+
+
+def _log_and_evaluate(out: Trained, job: Job, vals, eval_batch: Batch, bar: tqdm, t_start: float) -> bool:
+    """Curves of the window that ended at out.steps, evaluation where due, the finite divergence criteria
+    and the solved criterion; True when the run is done (step budget, or solved with early stop)."""
+    run_id, tr, n = job.run_id, job.spec.train, vals.shape[0]
+    loss = float(vals[:, 0].mean())
+    out.curves.append((run_id, out.steps, "train", "loss", loss))
+    out.curves.append((run_id, out.steps, "train", "grad_norm", float(vals[-1, 1])))
+    if 0 < out.min_train_loss and loss >= DIVERGED_TRAIN_RISE * out.min_train_loss:
+        out.diverge(
+            out.steps, f"training loss {loss:.3g} rose >= 1000x from its minimum {out.min_train_loss:.3g}"
+        )
+    out.min_train_loss = min(out.min_train_loss, loss)
+    done = out.steps >= tr.steps
+    if done or out.steps // tr.eval_every > (out.steps - n) // tr.eval_every:  # crossed an eval point
+        out.last_eval = evaluate(out.model, out.task, eval_batch)
+        out.curves.extend((run_id, out.steps, "eval", k, float(v)) for k, v in sorted(out.last_eval.items()))
+        bar.set_postfix(loss=f"{out.last_eval['loss']:.4g}", acc=f"{out.last_eval['accuracy']:.3f}")
+        ratio = out.last_eval["loss"] / out.task.chance_loss
+        if ratio > DIVERGED_EVAL_RATIO:
+            out.diverge(out.steps, f"eval loss {ratio:.3g}x chance")
+        if out.solved_at is None and out.task.solved(out.last_eval):
+            out.solved_at, out.solve_wall = out.steps, time.perf_counter() - t_start
+            done = done or tr.early_stop
+    return done
+
+
+def _probe(out: Trained, run_id: str, step: int, batch: Batch, tbptt: int | None) -> None:
+    """The probe tables' rows at `step`: gradient profile and state statistics (float64), weights."""
+    profile, states = probe_rows(run_id, step, out.model, out.task, batch, tbptt)
+    out.profiles.extend(profile)
+    out.states.extend(states)
+    out.weights.extend(weight_rows(run_id, step, out.model))
 
 
 def _bar(job: Job, progress: bool, position: int) -> tqdm:
@@ -222,7 +242,6 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
         "error": error,
         "sweep": job.settings.sweep_name,
         "length": job.settings.length,
-        "init": job.settings.init,
         "task_variant": spec.task.variant_label(),
         **spec.columns(),
         **prov,
@@ -233,13 +252,14 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
     tr, task = spec.train, t.task
     return row | {
         "hidden_size": t.model.core.hidden_size,
-        "kernel": kernel(t.model),
+        "kernel": kernel(t.model, chunk_length(tr.tbptt, task.length)),
         "num_params": count_params(t.model),
         "steps": t.steps,
         "solved": t.solved_at is not None,
         "steps_to_solve": t.solved_at,
         "wall_s_to_solve": t.solve_wall,
         "diverged_at": t.diverged_at,
+        "diverged_reason": t.diverged_reason,
         "final_loss": t.last_eval.get("loss", math.nan),
         "final_accuracy": t.last_eval.get("accuracy", math.nan),
         "chance_loss": task.chance_loss,
@@ -285,10 +305,13 @@ def start_line(job: Job) -> str:
     )
 
 
-def kernel(model: SequenceModel) -> str:
-    """What runs the model's cell: fused, or the explicit cell's path (cpp / python / autograd)."""
+def kernel(model: SequenceModel, chunk: int | None = None) -> str:
+    """What runs the model's cell: fused, or the explicit cell's path (cpp / python / autograd; truncated
+    BPTT carries state between chunks, which only the autograd loop takes: RecurrentCore.scan)."""
     core = model.core
-    return "fused" if core.impl == "fused" else core.explicit_path()
+    if core.impl == "fused":
+        return "fused"
+    return "autograd" if chunk is not None else core.explicit_path()
 
 
 def runs_frame(row: dict[str, Any]) -> pd.DataFrame:
@@ -308,6 +331,10 @@ def profile_frame(t: Trained) -> pd.DataFrame:
 
 def weights_frame(t: Trained) -> pd.DataFrame:
     return pd.DataFrame(t.weights, columns=list(WEIGHT_COLUMNS))
+
+
+def states_frame(t: Trained) -> pd.DataFrame:
+    return pd.DataFrame(t.states, columns=list(STATE_COLUMNS))
 
 
 def run_tables(job: Job, progress: bool = False) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:
@@ -364,6 +391,7 @@ def _train_and_record(job: Job, folder: Path, progress: bool, position: int) -> 
         "curves": curves_frame(t),
         "grad_profile": profile_frame(t),
         "weights": weights_frame(t),
+        "states": states_frame(t),
     }
     finish_run(folder, tables, {"run_id": run_id, "status": row["status"]})
     return RunOutcome(run_id, row["status"], row)

@@ -21,6 +21,12 @@ class RecallTask(Task):
     L = T + 2. The delay is blanks, or with distractors=True uniform random symbols from 0..V-1.
     random_delay=True: the delay d is drawn per sequence uniformly in 1..T, the cue is at step d+1 and the
     steps after it are blanks (not scored). Unscored targets hold the filler class 0.
+
+    anticipation=True: the same sequence with the roles of the two ends swapped: the cue at step 0, the
+    delay, the symbol at step d+1 (blanks after it), the target (scored at the cue, step 0) the symbol shown
+    d+1 steps later. A unidirectional model's output at step 0 has seen only the cue, so it is at chance by
+    construction; a bidirectional model's backward direction carries the symbol back to step 0. Chance
+    values and max_distance are those of the ordinary task.
     """
 
     name = "recall"
@@ -32,12 +38,14 @@ class RecallTask(Task):
         distractors: bool = False,
         random_delay: bool = False,
         solve_accuracy: float = 0.99,
+        anticipation: bool = False,
     ) -> None:
         self.seq_len = _check_int("seq_len", seq_len, 1)
         self.vocab = _check_int("vocab", vocab, 2)
         self.distractors = _check_bool("distractors", distractors)
         self.random_delay = _check_bool("random_delay", random_delay)
         self.solve_accuracy = _check_number("solve_accuracy", solve_accuracy, 0.0, 1.0, True, False)
+        self.anticipation = _check_bool("anticipation", anticipation)
 
         self.blank = self.vocab
         self.cue = self.vocab + 1
@@ -48,7 +56,7 @@ class RecallTask(Task):
         self.kind = "classification"
         self.chance_loss = math.log(self.vocab)  # uniform guess at the cue
         self.chance_accuracy = 1.0 / self.vocab
-        self.max_distance = self.seq_len + 1  # step 0 to the cue at step T+1
+        self.max_distance = self.seq_len + 1  # step 0 to step T+1 (the cue, or with anticipation the symbol)
 
     def params(self) -> dict[str, object]:
         return {
@@ -58,6 +66,7 @@ class RecallTask(Task):
             "distractors": self.distractors,
             "random_delay": self.random_delay,
             "solve_accuracy": self.solve_accuracy,
+            "anticipation": self.anticipation,
         }
 
     def _generate(self, batch_size: int, generator: torch.Generator) -> Batch:
@@ -74,11 +83,12 @@ class RecallTask(Task):
         else:
             filler = torch.full((B, L), self.blank, device=device)  # (B, L)
 
-        cue_pos = delay + 1  # (B, 1)
-        inputs = torch.where(pos <= delay, filler, self.blank)  # delay steps 1..d; blanks after the cue
-        inputs = torch.where(pos == 0, symbol, inputs)
-        inputs = torch.where(pos == cue_pos, self.cue, inputs)  # (B, L)
-        mask = (pos == cue_pos).expand(B, L)  # (B, L)
+        end = delay + 1  # (B, 1): the cue's step (anticipation: the symbol's)
+        first, last = (self.cue, symbol) if self.anticipation else (symbol, self.cue)
+        inputs = torch.where(pos <= delay, filler, self.blank)  # delay steps 1..d; blanks after step d+1
+        inputs = torch.where(pos == 0, first, inputs)
+        inputs = torch.where(pos == end, last, inputs)  # (B, L)
+        mask = (pos == (0 if self.anticipation else end)).expand(B, L)  # (B, L): scored at the cue
         targets = torch.where(mask, symbol, 0)  # (B, L)
         return Batch(inputs, targets, mask.contiguous())
 

@@ -127,8 +127,8 @@ def test_forward_with_states_matches_forward(cell, variant, layers):
     x, w = torch.randn(B, T, I, dtype=torch.float64), torch.randn(B, T, H, dtype=torch.float64)
     out, g = _out_and_grads(core, x, w)
     st = core.forward_with_states(x)
-    assert set(st) == ({"out", "h", "c"} if cell == "lstm" else {"out", "h"})
-    for key in set(st) - {"out"}:
+    assert set(st) == ({"out", "h", "c", "final"} if cell == "lstm" else {"out", "h", "final"})
+    for key in set(st) - {"out", "final"}:
         assert len(st[key]) == layers and all(len(s) == T for s in st[key])
         assert all(s.shape == (B, H) and s.requires_grad for layer in st[key] for s in layer)
     torch.testing.assert_close(torch.stack(st["h"][-1], 1), st["out"], atol=0, rtol=0)

@@ -123,7 +123,7 @@ def test_run_id_depends_on_the_resolved_run_not_on_preset_helper_keys():
                 *(f"task.{k}={v}" for k, v in c["task"].items() if k != "name"),
                 "cell=lstm",
                 *(f"cell.{k}={v}" for k, v in c["cell"].items() if k != "name" and v is not None),
-                *(f"train.{k}={v}" for k, v in c["train"].items()),
+                *(f"train.{k}={v}" for k, v in c["train"].items() if v is not None),
                 "seed=1",
             ]
         )
@@ -168,6 +168,13 @@ BAD = [
     (["device=tpu"], "device"),
     (["dtype=float16"], "dtype"),
     (["train.early_stop=maybe"], "train.early_stop"),
+    (["cell.bidirectional=maybe"], "cell.bidirectional"),
+    (["task=recall", "task.anticipation=maybe"], "task.anticipation"),
+    (["train.tbptt=0"], "train.tbptt"),
+    (["train.tbptt=-4"], "train.tbptt"),
+    (["task=recall", "task.seq_len=10", "train.tbptt=13"], "train.tbptt"),  # L = 12
+    (["task=copy", "task.seq_len=10", "train.tbptt=31"], "train.tbptt"),  # L = 30
+    (["train.tbptt=8", "cell.bidirectional=true"], "train.tbptt"),
 ]
 
 
@@ -195,7 +202,14 @@ def test_all_problems_are_listed_at_once():
 
 @pytest.mark.parametrize(
     "overrides,key",
-    [(["train.lr=0"], "train.lr"), (["task=nosuchtask"], "nosuchtask"), (["cell.variant=nfg"], "cell.impl")],
+    [
+        (["train.lr=0"], "train.lr"),
+        (["task=nosuchtask"], "nosuchtask"),
+        (["cell.variant=nfg"], "cell.impl"),
+        (["cell.bidirectional=maybe"], "cell.bidirectional must be true or false"),
+        (["train.tbptt=0"], "train.tbptt must be an integer >= 1"),
+        (["task=recall", "task.seq_len=10", "train.tbptt=13"], "train.tbptt must be at most"),
+    ],
 )
 def test_cli_bad_config_exits_2_with_one_line_and_writes_nothing(tmp_path, overrides, key):
     proc = subprocess.run(
@@ -226,3 +240,44 @@ def test_a_field_added_later_keeps_old_run_ids_at_its_default():
     old = RunSpec(cell=CellSpec(name="gru"))
     assert RunSpec(cell=CellSpecV3(name="gru")).run_id == old.run_id
     assert RunSpec(cell=CellSpecV3(name="gru", extra=2)).run_id != old.run_id
+
+
+# ----------------------------------------------------------------------------- issue 12's presets
+ISSUE12_PRESETS = {"bidirectional": 36, "depth": 54, "tbptt": 48, "activation": 48}
+
+
+@pytest.mark.parametrize("preset, n", sorted(ISSUE12_PRESETS.items()))
+def test_issue12_presets_plan_every_job_valid(preset, n):
+    from bench.model import build_model, count_params
+    from bench.sweep import plan
+    from tasks import make_task
+
+    p = plan([f"sweep={preset}"])
+    assert p.problems == [] and len(p.specs) == n == len({j.run_id for j in p.specs})
+    specs = [j.spec for j in p.specs]
+    if preset == "bidirectional":
+        assert {(s.task.name, s.task.anticipation, s.cell.bidirectional) for s in specs} == {
+            ("recall", a, b) for a in (False, True) for b in (False, True)
+        }
+    if preset == "depth":  # matched parameter count: every depth lands within 3% of the budget
+        for s in specs:
+            params = count_params(build_model(s.cell, make_task(s.task)))
+            assert abs(params - 12500) / 12500 < 0.03, (s.cell.name, s.cell.layers, params)
+        assert {s.cell.layers for s in specs} == {1, 2, 3}
+    if preset == "tbptt":
+        assert {make_task(s.task).length for s in specs} == {64}
+        assert {s.train.tbptt for s in specs} == {8, 16, 32, 64}
+    if preset == "activation":
+        assert {(s.cell.variant, s.cell.recurrent_init, s.train.clip) for s in specs} == {
+            (v, i, c) for v in ("tanh", "relu") for i in ("default", "identity") for c in ("none", "norm")
+        }
+
+
+def test_a_sweep_with_a_bad_tbptt_lists_those_jobs_and_exits_2_before_any_work(tmp_path, capsys):
+    from bench.sweep import main, plan
+
+    p = plan(["sweep=tbptt", "train.tbptt=0,8,65", "seed=0"])
+    assert p.bad_jobs == 8  # 2 tasks x 2 cells x (0 and 65)
+    assert all("train.tbptt must be" in line for line in p.problems)
+    assert main(["sweep=tbptt", "train.tbptt=0,8", "seed=0", f"results_dir={tmp_path / 'r'}"]) == 2
+    assert not (tmp_path / "r").exists()

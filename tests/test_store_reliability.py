@@ -79,7 +79,13 @@ def test_completion_record_names_each_file_with_size_and_sha256(tmp_path):
     assert execute(s).status == "ok"
     folder = run_dir(tmp_path, s.run_id)
     files = record(folder)["files"]
-    assert set(files) == {"runs.parquet", "curves.parquet", "grad_profile.parquet", "weights.parquet"}
+    assert set(files) == {
+        "runs.parquet",
+        "curves.parquet",
+        "grad_profile.parquet",
+        "weights.parquet",
+        "states.parquet",
+    }
     for name, meta in files.items():
         data = (folder / name).read_bytes()
         assert meta == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}

@@ -33,6 +33,8 @@ CONFIGS: list[tuple[str, int, dict]] = [
     ("recall", 5, {"distractors": True}),
     ("recall", 5, {"random_delay": True}),
     ("recall", 1, {"vocab": 2, "distractors": True, "random_delay": True}),
+    ("recall", 5, {"anticipation": True}),
+    ("recall", 3, {"anticipation": True, "distractors": True, "random_delay": True}),
 ]
 CONFIG_IDS = [f"{n}-{t}-{'-'.join(f'{k}={v}' for k, v in o.items())}" for n, t, o in CONFIGS]
 
@@ -106,20 +108,25 @@ def check_recall(task: RecallTask, batch: Batch) -> None:
         x = batch.inputs[row].tolist()
         cues = [i for i, v in enumerate(x) if v == cue]
         assert len(cues) == 1
-        c = cues[0]
-        assert 0 <= x[0] < V
-        if task.random_delay:
-            assert 2 <= c <= T + 1
+        if task.anticipation:  # the cue at 0, the symbol at the delay's end (the last non-blank step)
+            c, s, scored = 0, max(i for i, v in enumerate(x) if v != blank), 0
+            assert cues == [0] and 0 <= x[s] < V
         else:
-            assert c == T + 1
-        delay = x[1:c]
+            c, s, scored = cues[0], 0, cues[0]
+            assert 0 <= x[0] < V
+        end = max(c, s)  # step d+1
+        if task.random_delay:
+            assert 2 <= end <= T + 1
+        else:
+            assert end == T + 1
+        delay = x[1:end]
         if task.distractors:
             assert all(0 <= v < V for v in delay)
         else:
             assert all(v == blank for v in delay)
-        assert all(v == blank for v in x[c + 1 :])
-        assert batch.mask[row].tolist() == [i == c for i in range(L)]
-        assert batch.targets[row, c].item() == x[0]
+        assert all(v == blank for v in x[end + 1 :])
+        assert batch.mask[row].tolist() == [i == scored for i in range(L)]
+        assert batch.targets[row, scored].item() == x[s]
         assert all(0 <= v < V for v in batch.targets[row].tolist())  # the filler is a valid class too
 
 
@@ -266,12 +273,15 @@ def test_adding_property(variant, seq_len, short, batch_size, seed, step):
     vocab=st.integers(2, 6),
     distractors=st.booleans(),
     random_delay=st.booleans(),
+    anticipation=st.booleans(),
     batch_size=st.integers(1, 6),
     seed=SEEDS,
     step=STEPS,
 )
-def test_recall_property(seq_len, vocab, distractors, random_delay, batch_size, seed, step):
-    task = RecallTask(seq_len, vocab=vocab, distractors=distractors, random_delay=random_delay)
+def test_recall_property(seq_len, vocab, distractors, random_delay, anticipation, batch_size, seed, step):
+    task = RecallTask(
+        seq_len, vocab=vocab, distractors=distractors, random_delay=random_delay, anticipation=anticipation
+    )
     check_batch(task, task.batch(batch_size, seed, step), batch_size)
 
 
@@ -328,6 +338,24 @@ def test_recall_distributions():
     assert_uniform(batch.inputs[:, 1][cue > 1], 0, 4)  # distractors
 
 
+def test_anticipation_is_recall_with_the_two_ends_swapped():
+    # the same draws (symbol, delay, distractors): only the cue and the symbol trade places
+    kw = {"vocab": 5, "distractors": True, "random_delay": True}
+    plain, ahead = (
+        RecallTask(6, **kw).batch(500, 3, 1),
+        RecallTask(6, anticipation=True, **kw).batch(500, 3, 1),
+    )
+    end = plain.mask.long().argmax(1)  # (B,): the ordinary cue's step d+1
+    rows = torch.arange(500)
+    assert (ahead.inputs[:, 0] == 6).all() and torch.equal(ahead.inputs[rows, end], plain.inputs[:, 0])
+    swapped = plain.inputs.clone()
+    swapped[:, 0], swapped[rows, end] = 6, plain.inputs[:, 0]
+    assert torch.equal(ahead.inputs, swapped)
+    assert ahead.mask[:, 0].all() and ahead.mask.sum() == 500  # scored at the cue only
+    assert torch.equal(ahead.targets[:, 0], plain.targets[rows, end])
+    assert_uniform(ahead.targets[:, 0], 0, 4)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Chance baselines
 
@@ -359,8 +387,9 @@ def test_adding_and_recall_chance_values():
         0.1 + 0.9 * (b - b * b / 4)
     )
     for V in (2, 8, 30):
-        task = RecallTask(7, vocab=V)
-        assert task.chance_loss == pytest.approx(math.log(V)) and task.chance_accuracy == 1 / V
+        for anticipation in (False, True):
+            task = RecallTask(7, vocab=V, anticipation=anticipation)
+            assert task.chance_loss == pytest.approx(math.log(V)) and task.chance_accuracy == 1 / V
 
 
 @pytest.mark.parametrize("variant, seq_len", [("modern", 12), ("anywhere", 12), ("hochreiter", 20)])
@@ -524,6 +553,8 @@ def observed_distances(task: Task, batch: Batch) -> list[int]:
             marked = batch.inputs[row, :, 1] == 1.0
             informative = marked & (batch.inputs[row, :, 0] != 0.0)  # a zeroed X1 carries nothing
             out += [scored - i for i in informative.nonzero().flatten().tolist()]
+        elif task.anticipation:  # scored at step 0, the symbol at the last non-blank step
+            out.append(int((batch.inputs[row] != task.blank).nonzero().max()))
         else:
             out.append(int(batch.mask[row].long().argmax()))  # the symbol is at step 0
     return out
@@ -575,6 +606,7 @@ BAD = [
     (RecallTask, {"seq_len": 5, "distractors": "yes"}, "distractors"),
     (RecallTask, {"seq_len": 5, "random_delay": 0}, "random_delay"),
     (RecallTask, {"seq_len": 5, "solve_accuracy": 2}, "solve_accuracy"),
+    (RecallTask, {"seq_len": 5, "anticipation": "yes"}, "anticipation"),
 ]
 
 
@@ -664,7 +696,7 @@ def test_make_task_rejects_unknown_name_and_option():
         make_task("lstm", 10)
     message = _error(lambda: make_task("recall", 10, variant="standard"))
     assert "unknown option 'variant'" in message
-    assert "['vocab', 'distractors', 'random_delay', 'solve_accuracy']" in message
+    assert "['vocab', 'distractors', 'random_delay', 'solve_accuracy', 'anticipation']" in message
     assert "'tolerance'" in _error(lambda: make_task("copy", 10, tolerance=0.1))
     with pytest.raises(ValueError, match="^seq_len"):
         make_task("copy", 0)

@@ -199,7 +199,7 @@ def test_a_failing_run_is_recorded_with_its_error(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(bt, "hidden_grad_profile", boom)
+    monkeypatch.setattr(bt, "probe_rows", boom)
     spec = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
     out = execute(spec, progress=False)
     assert out.status == "failed" and "simulated failure" in out.error
@@ -278,7 +278,7 @@ def test_files_in_a_run_folder(tmp_path):
     spec = spec_for("cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", results_dir=tmp_path)
     execute(spec, progress=False)
     names = sorted(p.name for p in Path(run_dir(tmp_path, spec.run_id)).iterdir())
-    tables = ["curves.parquet", "grad_profile.parquet", "runs.parquet", "weights.parquet"]
+    tables = ["curves.parquet", "grad_profile.parquet", "runs.parquet", "states.parquet", "weights.parquet"]
     assert names == ["COMPLETE.json", "config.json", *tables]
 
 

@@ -229,7 +229,7 @@ def test_per_command_help_lists_groups_options_and_keys(capsys):
         assert key in out
     assert cli.main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "sweep=budget |" in out and "none" in out and "--dry-run" in out
+    assert "sweep=activation | bidirectional | budget |" in out and "none" in out and "--dry-run" in out
     assert cli.main(["run", "cell=gru", "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     assert "name: gru" in out and "hidden_size: 128" in out
@@ -282,7 +282,7 @@ def test_export_writes_csv_and_tensorboard_curves(stored, tmp_path):
     res = load_results(stored)
     import pandas as pd
 
-    for name in ("runs", "curves", "grad_profile"):
+    for name in ("runs", "curves", "grad_profile", "weights", "states"):
         assert len(pd.read_csv(tmp_path / "x" / f"{name}.csv")) == len(getattr(res, name)) > 0
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

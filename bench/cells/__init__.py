@@ -16,6 +16,10 @@ recurrent part of all gates and iterate over ``unbind`` (never ``x[:, t]``, whic
 quadratic in T). A cell's ``fast`` path (the LSTM's: a custom autograd.Function with a hand-written
 backward) serves ``RecurrentCore.forward``; ``forward_with_states`` always uses the autograd loop, since
 it must expose every state as a graph node.
+
+Bidirectional cores (``cell.bidirectional``): fused, torch.nn's own; explicit, the same layer loop (and fast
+path) a second time on the time-reversed sequence, outputs concatenated to (B, T, 2H), with torch.nn's
+parameter names (``weight_ih_l{k}_reverse``, ...), so the state dicts are interchangeable here too.
 """
 
 from __future__ import annotations
@@ -41,11 +45,16 @@ def gate_names(cell: str, variant: str) -> tuple[str, ...]:
 
 
 def core_param_count(
-    cell: str, input_size: int, hidden_size: int, num_layers: int = 1, variant: str | None = None
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int = 1,
+    variant: str | None = None,
+    bidirectional: bool = False,
 ) -> int:
-    """Exact number of parameters of a core (same for fused and explicit)."""
+    """Exact number of parameters of a core (same for fused and explicit; both directions)."""
     d = CELL_DEFS[cell]
-    return d.param_count(input_size, hidden_size, num_layers, variant or d.default_variant)
+    return d.param_count(input_size, hidden_size, num_layers, variant or d.default_variant, 1 + bidirectional)
 
 
 def check_cell(spec: CellSpec) -> list[str]:
@@ -101,7 +110,9 @@ def make_core(spec: CellSpec, input_size: int, chrono_tmax: float | None = None)
     if problems:
         raise ValueError(problems[0])
     d = CELL_DEFS[spec.name]
-    core = RecurrentCore(d, spec.impl, input_size, spec.hidden_size, spec.layers, spec.variant)
+    core = RecurrentCore(
+        d, spec.impl, input_size, spec.hidden_size, spec.layers, spec.variant, spec.bidirectional
+    )
     init_recurrent_(core, spec.recurrent_init)
     init_forget_bias_(core, spec.forget_bias, chrono_tmax)
     return core

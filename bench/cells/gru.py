@@ -11,13 +11,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bench.cells.core import CellDef
+from bench.cells.core import CellDef, State
 
 GATES = {"vanilla": ("r", "z", "n"), "nrg": ("z", "n"), "nug": ("r", "n")}
 
 
-def gru_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[Tensor]]:
-    """x (T, B, I) time-major -> per-step h_t (B, H); zero initial state."""
+def gru_layer(
+    x: Tensor, p: dict[str, Tensor], variant: str, state: State | None = None
+) -> dict[str, list[Tensor]]:
+    """x (T, B, I) time-major -> per-step h_t (B, H); from state["h"] (B, H), zeros by default."""
     T, B, _ = x.shape
     W_hh = p["weight_hh"]
     H = W_hh.shape[1]
@@ -26,7 +28,7 @@ def gru_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[T
     # b_hn sits inside r * (...), so only the input biases are folded into the hoisted projection
     xp = torch.addmm(p["bias_ih"], x.reshape(T * B, -1), p["weight_ih"].t()).view(T, B, G * H)
     W, b_hh = W_hh.t(), p["bias_hh"]
-    h = x.new_zeros(B, H)
+    h = x.new_zeros(B, H) if state is None else state["h"]
     hs = []
     for xt in xp.unbind(0):
         hp = torch.addmm(b_hh, h, W)  # (B, G*H)

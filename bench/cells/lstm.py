@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from bench.cells.core import CellDef
+from bench.cells.core import CellDef, State
 from bench.cells.lstm_fast import FAST_VARIANTS, lstm_layer_fast
 
 VARIANTS = ("vanilla", "nig", "nfg", "nog", "niaf", "noaf", "cifg", "peephole", "fgr")
@@ -28,8 +28,11 @@ _DROP = {"nig": "i", "nfg": "f", "nog": "o", "cifg": "f"}  # cifg computes f fro
 GATES = {v: tuple(g for g in ("i", "f", "g", "o") if g != _DROP.get(v)) for v in VARIANTS}
 
 
-def lstm_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[Tensor]]:
-    """x (T, B, I) time-major -> per-step h_t and c_t, each (B, H); zero initial state."""
+def lstm_layer(
+    x: Tensor, p: dict[str, Tensor], variant: str, state: State | None = None
+) -> dict[str, list[Tensor]]:
+    """x (T, B, I) time-major -> per-step h_t and c_t, each (B, H) (fgr: also its gate activations
+    "gates" (B, 3H), the state it carries besides h and c); from `state`, zeros by default."""
     T, B, _ = x.shape
     W_hh = p["weight_hh"]
     H = W_hh.shape[1]
@@ -39,6 +42,8 @@ def lstm_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[
     xp = torch.addmm(p["bias_ih"] + p["bias_hh"], x.reshape(T * B, -1), p["weight_ih"].t()).view(T, B, G * H)
     W = W_hh.t()  # (H, G*H)
     h = c = x.new_zeros(B, H)
+    if state is not None:
+        h, c = state["h"], state["c"]
     hs, cs = [], []
     if variant == "vanilla":  # the hot path, kept free of branches
         for xt in xp.unbind(0):
@@ -52,7 +57,8 @@ def lstm_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[
 
     peep = variant == "peephole"
     fgr = variant == "fgr"
-    prev = None  # fgr: (B, 3H) gate activations i, f, o of the previous step (0 before step 0)
+    prev = None if state is None else state.get("gates")  # fgr: (B, 3H) i, f, o of the previous step
+    gs = []  # fgr: the gate activations of every step (0 before step 0)
     for xt in xp.unbind(0):
         a = dict(zip(names, torch.addmm(xt, h, W).chunk(G, 1), strict=True))
         if fgr and prev is not None:
@@ -74,9 +80,10 @@ def lstm_layer(x: Tensor, p: dict[str, Tensor], variant: str) -> dict[str, list[
         h = y if o is None else o * y
         if fgr:
             prev = torch.cat([i, f, o], 1)
+            gs.append(prev)
         hs.append(h)
         cs.append(c)
-    return {"h": hs, "c": cs}
+    return {"h": hs, "c": cs, "gates": gs} if fgr else {"h": hs, "c": cs}
 
 
 def _memory_bias(variant: str, b: Tensor, chrono: bool) -> dict[str, Tensor]:
