@@ -58,3 +58,28 @@ def test_non_finite_divergence_is_unchanged(tmp_path):
     r = load_results(tmp_path).runs.iloc[0]
     assert r.status == "diverged" and r.steps == r.diverged_at - 1
     assert r.diverged_reason.startswith("non-finite")
+
+
+def test_only_the_final_evaluation_counts_against_chance(monkeypatch):
+    # An untrained copy model sits ~10-20x above the memoryless baseline: an early evaluation far above
+    # chance that later recovers is not divergence; a run that ends above 10x chance is, from where its
+    # final stretch above the limit began.
+    import bench.train as bt
+
+    job = _job("task=adding", "train.eval_every=10", "train.steps=40")
+    chance = bt.make_task(job.spec.task).chance_loss
+
+    base = train(job, progress=False)
+
+    def run(ratios):
+        evals = iter(ratios)
+        monkeypatch.setattr(bt, "evaluate", lambda *a: {"loss": next(evals) * chance, "accuracy": 0.0})
+        t, bar = Trained(base.model, base.task), tqdm(disable=True)
+        for i in range(1, len(ratios) + 1):
+            t.steps = 10 * i
+            _log_and_evaluate(t, job, torch.tensor([[0.1, 1.0]], dtype=torch.float64), None, bar, 0.0)
+        return t
+
+    assert run([30, 20, 1.0, 0.9]).status == "ok"  # recovered
+    t = run([30, 1.0, 20, 25])  # above the limit from step 30 to the end
+    assert (t.status, t.diverged_at) == ("diverged", 30) and "at the end" in t.diverged_reason
