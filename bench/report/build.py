@@ -12,7 +12,6 @@ import pandas as pd
 from bench.atomic import atomic_write_text
 from bench.report import papers, sections
 from bench.report.analysis import analyse
-from bench.report.data import CELL_ORDER, cell_name
 from bench.report.doc import Block, Bullets, Figure, Heading, Para, anchor, plural, to_markdown
 from bench.report.html import to_html
 from bench.results import load_results
@@ -62,23 +61,10 @@ def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001
 
 def headline(said: list[str], main: pd.DataFrame) -> list[Block]:
     """The findings first: the reading's sentences on each task's longest length (generated from the
-    summary, like the rest of the reading), with the gate initialisation they depend on."""
+    summary, like the rest of the reading); each arm names its initialisation."""
     top = [s for s in said if s.startswith("At T=") and "beat" in s]
     if not top:
         return []
-    fb = main.groupby("cell.name")["cell.forget_bias"].agg(lambda v: ", ".join(sorted(set(map(str, v)))))
-    fb = fb.reindex([c for c in CELL_ORDER if c in fb.index] + [c for c in fb.index if c not in CELL_ORDER])
-    init = [f"{cell_name(c)} {v}" for c, v in fb.items() if v not in ("0.0", "n/a", "None")]
-    if init:
-        prior = (
-            " (chrono: Tallec & Ollivier's prior, built from the task's lag)"
-            if "chrono" in " ".join(init)
-            else ""
-        )
-        top.append(
-            f"These results hold with the gate biases of the main comparison: forget bias {', '.join(init)}"
-            f"{prior}; at PyTorch's default (0) see the initialisation ablation."
-        )
     return [Heading("Headline", 2), Bullets(tuple(top))]
 
 

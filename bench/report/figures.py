@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
 from bench.report.ablation_figure import ablation
-from bench.report.data import CELL, IMPL, cell_name
+from bench.report.data import CELL_INIT, IMPL, arm_name
 from bench.report.data import T as LEN
 from bench.report.doc import Figure, integer, num
 from bench.report.plotting import (
@@ -43,7 +43,7 @@ def _headline_frame(s: pd.DataFrame, cells: list[str], ratio_log: bool) -> pd.Da
     and its interval [lo, hi], clipped to [0, 1] for accuracy and above 0 for the loss ratio on a log axis
     (a t-interval over 2-3 seeds can reach far outside either)."""
     parts = []
-    for (_task, cell), d in s.groupby(["task_label", CELL], sort=False):
+    for (_task, cell), d in s.groupby(["task_label", CELL_INIT], sort=False):
         lengths = s.loc[s["task_label"] == _task, LEN].to_numpy(dtype=float)
         width = float(np.ptp(lengths)) if len(lengths) else 1.0
         x = _dodge(
@@ -86,7 +86,7 @@ def _headline_axes(g: sns.FacetGrid, s: pd.DataFrame, tasks: list[str], ratio_lo
 def headline(s: pd.DataFrame, outdir: Path) -> Figure:
     """Final accuracy and final loss / chance against length: one column per task, one line per cell."""
     tasks = _tasks(s)
-    cells = _cells(s[CELL])
+    cells = _cells(s[CELL_INIT])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
     ratio_log = _spans_decades(pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]]), 1.5)
     long = _headline_frame(s, cells, ratio_log)
@@ -165,18 +165,18 @@ def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
     tasks = _tasks(med)
     longest = med.groupby("task_label")[LEN].max()
     sub = med[med[LEN] == med["task_label"].map(longest)]
-    cells = _cells(sub[CELL])
+    cells = _cells(sub[CELL_INIT])
     pos = sub["median"][sub["median"] > 0]
     # Exact zeros are drawn two decades below the smallest positive value (kept inside float64's range).
     floor = 10.0 ** max(math.floor(math.log10(pos.min())) - 2, -300) if len(pos) else 1e-30
-    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL, row_order=tasks, col_order=cells, sharey=True)
+    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL_INIT, row_order=tasks, col_order=cells, sharey=True)
     g.map_dataframe(_profile_lines)
     g.map_dataframe(_underflow, floor=floor)
     for (task, cell), ax in g.axes_dict.items():
-        if sub[(sub["task_label"] == task) & (sub[CELL] == cell)].empty:
+        if sub[(sub["task_label"] == task) & (sub[CELL_INIT] == cell)].empty:
             ax.text(0.5, 0.5, "no profile", ha="center", va="center", transform=ax.transAxes)
         _log_y(ax)
-        ax.set_title(f"{cell_name(cell)}: {task}, T={integer(longest[task])}")
+        ax.set_title(f"{arm_name(cell)}: {task}, T={integer(longest[task])}")
         ax.set_xlabel("distance from scored position (steps)" if task == tasks[-1] else "")
         ax.set_ylabel("gradient norm (median)" if cell == cells[0] else "")
     g.axes[0, 0].set_ylim(bottom=floor / 5)
@@ -201,7 +201,7 @@ def learning_curves(cm: pd.DataFrame, outdir: Path) -> Figure:
     """Eval loss / chance against training step; rows = tasks, columns = lengths, one line per cell."""
     tasks = _tasks(cm)
     ncols = int(cm.groupby("task_label")[LEN].nunique().max())
-    cells = _cells(cm[CELL])
+    cells = _cells(cm[CELL_INIT])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
     # Columns are the task's lengths in order: the first column holds each task's shortest.
     cm = cm.assign(length_rank=cm.groupby("task_label")[LEN].rank(method="dense").astype(int) - 1)
@@ -243,7 +243,7 @@ def _cost_lines(data: pd.DataFrame, color: str, impls: list[str], label: str | N
 def cost(c: pd.DataFrame, outdir: Path) -> Figure:
     """ms per step and elements per second against length, per cell (colour) and implementation (style)."""
     tasks = _tasks(c)
-    cells = _cells(c[CELL])
+    cells = _cells(c[CELL_INIT])
     impls = sorted(c[IMPL].unique(), key=lambda i: (i not in IMPL_STYLE, i))
     handles = _cell_handles(
         cells, [Line2D([], [], color="0.3", ls=IMPL_STYLE.get(i, "-."), label=i) for i in impls]

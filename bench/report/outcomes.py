@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.data import CELL, IMPL, KEYS, TASK, config_without, sort_frame
+from bench.report.data import CELL, CELL_INIT, IMPL, KEYS, TASK, arm_order, config_without, sort_frame
 from bench.report.stats import mean_ci
 
 # "Beats chance": mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper end of the
@@ -33,13 +33,15 @@ def _stat(df: pd.DataFrame, keys: list[str], col: str, prefix: str) -> pd.DataFr
 
 
 def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: run counts by status, solve rate, accuracy / loss / loss-ratio mean and 95% interval,
-    median steps to solve, chance levels, and the chance verdict. Failed runs count only as failed."""
+    """Per group (with its task and cell): run counts by status, solve rate, accuracy / loss / loss-ratio
+    mean and 95% interval, median steps to solve, chance levels, and the chance verdict. Failed runs count
+    only as failed."""
     st = runs["status"]
     base = runs.assign(_ok=st == "ok", _div=st == "diverged", _fail=st == "failed")
     g = base.groupby(keys, sort=True)
+    carry = {c: (c, "first") for c in (TASK, CELL) if c not in keys}  # constant within a group
     out = g.agg(
-        **{TASK: (TASK, "first")},
+        **carry,
         task_variant=("task_variant", "first"),
         n_ok=("_ok", "sum"),
         n_diverged=("_div", "sum"),
@@ -86,7 +88,7 @@ def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
     out = (
         r.groupby(by, sort=True, dropna=False)
         .agg(
-            **{TASK: (TASK, "first")},
+            **{TASK: (TASK, "first"), CELL: (CELL, "first")},
             n=("run_id", "size"),
             ms_per_step=("ms_per_step", "median"),
             elements_per_s=("elements_per_s", "median"),
@@ -97,8 +99,12 @@ def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    same = [k for k in by if k != CELL]
-    lstm = out[out[CELL] == "lstm"][[*same, "ms_per_step"]].rename(columns={"ms_per_step": "_lstm_ms"})
+    # against the LSTM at PyTorch's default init (else its first arm): the init does not change the cost
+    same = [k for k in by if k != CELL_INIT]
+    lstm = out[out[CELL] == "lstm"]
+    pos = {a: i for i, a in enumerate(arm_order(lstm[CELL_INIT]))}
+    lstm = lstm.assign(_a=lstm[CELL_INIT].map(pos)).sort_values("_a", kind="mergesort").drop_duplicates(same)
+    lstm = lstm[[*same, "ms_per_step"]].rename(columns={"ms_per_step": "_lstm_ms"})
     out = out.merge(lstm, on=same, how="left")
     out["vs_lstm"] = out["ms_per_step"] / out["_lstm_ms"]
     return sort_frame(out.drop(columns=["_lstm_ms"]), extra=[IMPL, *COST_APART])
@@ -110,7 +116,7 @@ def curve_medians(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     if curves.empty or not need <= set(curves.columns):
         return pd.DataFrame()
     c = curves[(curves["split"] == "eval") & (curves["metric"] == "loss")][["run_id", "step", "value"]]
-    c = c.merge(main[["run_id", *KEYS, TASK, "chance_loss"]], on="run_id", how="inner")
+    c = c.merge(main[["run_id", *KEYS, CELL, TASK, "chance_loss"]], on="run_id", how="inner")
     c = c.assign(
         ratio=pd.to_numeric(c["value"], errors="coerce") / c["chance_loss"],
         step=pd.to_numeric(c["step"], errors="coerce"),
@@ -118,6 +124,6 @@ def curve_medians(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     c = c[np.isfinite(c["ratio"]) & c["step"].notna()]
     if c.empty:
         return pd.DataFrame()
-    g = c.groupby([*KEYS, TASK, "step"], sort=True)["ratio"]
+    g = c.groupby([*KEYS, CELL, TASK, "step"], sort=True)["ratio"]
     out = g.agg(["median", "min", "max", "count"]).reset_index()
     return sort_frame(out, extra=["step"])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.ablations import Ablation, best_arms, clearly
-from bench.report.data import CELL, IMPL, cell_name, sort_frame
+from bench.report.data import CELL, CELL_INIT, IMPL, arm_name, cell_name, sort_frame
 from bench.report.data import T as LEN
 from bench.report.doc import integer, num, ratio
 from bench.report.outcomes import COST_APART
@@ -44,7 +44,7 @@ def length_sentence(rows: pd.DataFrame) -> str:
         g = rows[rows["verdict"] == verdict]
         if g.empty:
             continue
-        who = names([cell_name(c) for c in g[CELL]])
+        who = names([arm_name(c) for c in g[CELL_INIT]])
         if tail is None:
             parts.append(f"{who} {_verb(len(g), one, many)}")
             continue
@@ -59,11 +59,11 @@ def length_sentence(rows: pd.DataFrame) -> str:
 
 
 def task_sentence(rows: pd.DataFrame) -> str:
-    """Up to which length each cell beats chance on one task."""
+    """Up to which length each arm beats chance on one task."""
     task = rows["task_label"].iloc[0]
     lengths = sorted(rows[LEN].unique())
     parts = []
-    for cell, g in rows.groupby(CELL, sort=False):
+    for cell, g in rows.groupby(CELL_INIT, sort=False):
         ran = sorted(g[LEN])
         won = sorted(g.loc[g["verdict"] == "beats", LEN])
         if not won:
@@ -76,9 +76,7 @@ def task_sentence(rows: pd.DataFrame) -> str:
             where = "at T=" + ", ".join(integer(t) for t in won) + " only"
         if ran != lengths:
             where += " (run at T=" + ", ".join(integer(t) for t in ran) + ")"
-        parts.append(f"{cell_name(cell)} {where}")
-    first, rest = parts[0].split(" ", 1)
-    parts[0] = f"{first} beats chance {rest}"
+        parts.append(f"{arm_name(cell)} beats chance {where}" if not parts else f"{arm_name(cell)} {where}")
     return f"On {task} (T = {', '.join(integer(t) for t in lengths)}): " + "; ".join(parts) + "."
 
 
@@ -109,12 +107,12 @@ def gradient_sentences(fall: pd.DataFrame) -> list[str]:
             p = p[p[LEN] == T]
             said: dict[str, list[str]] = {}  # same finding -> the cells it holds for
             cell_state = []
-            for cell, q in p.groupby(CELL, sort=False):
+            for cell, q in p.groupby(CELL_INIT, sort=False):
                 h, c = q[q["state"] == "h"], q[q["state"] == "c"]
                 if len(h):
-                    said.setdefault(_falloff_text(h.iloc[0]), []).append(cell_name(cell))
+                    said.setdefault(_falloff_text(h.iloc[0]), []).append(arm_name(cell))
                 if len(c):
-                    cell_state.append(f"; the {cell_name(cell)}'s ||dL/dc_t||: {_falloff_text(c.iloc[0])}")
+                    cell_state.append(f"; the {arm_name(cell)}'s ||dL/dc_t||: {_falloff_text(c.iloc[0])}")
             parts = [f"{part} for {names(cells)}" for part, cells in said.items()]
             if parts:
                 out.append(
@@ -158,6 +156,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
     if len(groups):
         task, T = max(groups.index, key=lambda k: k[1])  # the first task in report order among the longest
         g = c[(c["task_label"] == task) & (c[LEN] == T) & (c[CELL] != "lstm")]
+        g = g.drop_duplicates(CELL)  # the init does not change the cost: one arm per cell (default first)
         here = (runs["task_label"] == task) & (runs[LEN] == T) & _same_setting(runs, device, threads)
         parts = [f"{cell_name(r[CELL])} takes {num(r['vs_lstm'], 2)}x" for _, r in g.iterrows()]
         kernels = sorted({k for k in g["kernel"] if k and k != impl} | {k for k in c["kernel"] if k != impl})
@@ -167,7 +166,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
             f"on {_device(runs[here])}): {names(parts)} the LSTM's."
         )
     both = cost.pivot_table(
-        index=["task_label", LEN, CELL], columns=IMPL, values="ms_per_step", aggfunc="first", sort=False
+        index=["task_label", LEN, CELL_INIT], columns=IMPL, values="ms_per_step", aggfunc="first", sort=False
     )
     if {"fused", "explicit"} <= set(both.columns):
         r = (both["explicit"] / both["fused"]).dropna()
@@ -175,7 +174,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
             T = max(t for _, t, _ in r.index)
             task = next(k for k, t, _ in r.index if t == T)
             r = r[[k == task and t == T for k, t, _ in r.index]]
-            parts = [f"{num(v, 2)}x for {cell_name(cell)}" for (_, _, cell), v in r.items()]
+            parts = [f"{num(v, 2)}x for {arm_name(cell)}" for (_, _, cell), v in r.items()]
             out.append(
                 f"At T={integer(T)} on {task}, the explicit implementation's time per step "
                 f"is {names(parts)} the fused one's."
@@ -197,7 +196,7 @@ def best_arm_sentences(a: Ablation) -> list[str]:
     out = []
     for (task, T), g in b.groupby(["task_label", LEN], sort=False):
         parts = [
-            f"{cell_name(r[CELL])} {r['arm']} ({ratio(r['ratio_mean'])} of chance"
+            f"{arm_name(r[a.key])} {r['arm']} ({ratio(r['ratio_mean'])} of chance"
             + (f", tied with {r['tied']})" if r["tied"] else ")")
             for _, r in g.iterrows()
         ]
@@ -212,7 +211,7 @@ def _clear_groups(a: Ablation) -> tuple[list[str], int]:
     """Per group: the arms clearly better / worse than the standard arm; and the groups with none."""
     s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
     clear, quiet = [], 0
-    for (task, T, cell), g in s.groupby(["task_label", LEN, CELL], sort=False):
+    for (task, T, cell), g in s.groupby(["task_label", LEN, a.key], sort=False):
         std = g[g["standard"]]
         if std.empty or len(g) < 2:
             continue
@@ -223,7 +222,7 @@ def _clear_groups(a: Ablation) -> tuple[list[str], int]:
         if better.empty and worse.empty:
             quiet += 1
             continue
-        text = f"on {task} at T={integer(T)}, {cell_name(cell)} (standard {st['arm']}: "
+        text = f"on {task} at T={integer(T)}, {arm_name(cell)} (standard {st['arm']}: "
         text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
         if len(worse):
             text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "

@@ -14,7 +14,7 @@ from bench.atomic import StorageError
 from bench.report import figures, literature, reading, tables
 from bench.report.ablations import best_arms
 from bench.report.analysis import Analysis
-from bench.report.data import CELL, TASK, cell_name, sort_frame
+from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
 from bench.report.profiles import NEEDED
 
@@ -69,10 +69,10 @@ def summary(a: Analysis, out: Out) -> Part:
         return Part([*blocks, skip("summary", "no runs in the main comparison", notes)], notes)
     blocks.append(
         Para(
-            "One configuration per task, length and cell (the main comparison: standard variant, outside "
-            "ablation presets, the most seeds). Final accuracy and loss are on held-out data at the end of "
-            "training; the chance columns are the best memoryless predictor's loss and accuracy. "
-            + tables.BEATS_DEFINITION
+            "One configuration per task, length and arm (the main comparison: an arm is a cell with its "
+            "initialisation; standard variant, outside ablation presets, the most seeds). Final accuracy "
+            "and loss are on held-out data at the end of training; the chance columns are the best "
+            "memoryless predictor's loss and accuracy. " + tables.BEATS_DEFINITION
         )
     )
     return Part([*blocks, tables.summary_table(a.summary)], notes)
@@ -186,7 +186,7 @@ def ablations(a: Analysis, out: Out) -> Part:
             blocks.append(figures.ablation(ab, out.figdir))
         blocks.append(tables.ablation_table(ab))
         if ab.factor.best:
-            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name)))
+            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name, ab.key)))
     absent = [f.title for f in a.factors if f.name not in a.ablations]
     if absent:
         blocks.append(Para("Not present in these results: " + "; ".join(absent) + "."))
@@ -260,6 +260,7 @@ def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete
         f"{t} (variant {v})" for t, v in zip(tasks["task_label"], tasks["task_variant"], strict=True)
     )
     cells = ", ".join(cell_name(c) for c in sort_frame(r[[CELL]].drop_duplicates())[CELL])
+    arms = ", ".join(arm_name(c) for c in arm_order(a.main[CELL_INIT])) if len(a.main) else "none"
     return [
         Para(
             f"Results from `{results_dir}`: {plural(len(r), 'run')} used ({integer(status.get('ok', 0))} ok, "
@@ -271,7 +272,8 @@ def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete
         ),
         Para(
             f"Tasks: {task_list}. "
-            f"Cells: {cells}. 'Delayed recall' (task `recall`) is this project's name for the latch / "
+            f"Cells: {cells}. Arms of the main comparison (cell x initialisation; no bracket: PyTorch's "
+            f"default init): {arms}. 'Delayed recall' (task `recall`) is this project's name for the latch / "
             f"delayed-match family of tasks (Bengio, Simard, Frasconi 1994; Hochreiter & Schmidhuber 1997, "
             f"experiment 2): one symbol, a delay of T steps, then a cue at which the symbol must be recalled."
         ),

@@ -6,7 +6,19 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.ablations import Ablation
-from bench.report.data import CELL, CELL_ORDER, IMPL, VARIANT, T, cell_name, rank, sort_frame
+from bench.report.data import (
+    CELL,
+    CELL_INIT,
+    CELL_ORDER,
+    IMPL,
+    VARIANT,
+    T,
+    arm_name,
+    arm_order,
+    cell_name,
+    rank,
+    sort_frame,
+)
 from bench.report.doc import MISSING, Block, Para, Table, ci, integer, num, table
 from bench.report.outcomes import BEAT_RATIO, NEAR_RATIO
 from bench.report.profiles import FALLOFF
@@ -42,7 +54,7 @@ def summary_table(s: pd.DataFrame) -> Table:
         {
             "Task": s["task_label"],
             "T": s[T].map(integer),
-            "Cell": s[CELL].map(cell_name),
+            "Arm": s[CELL_INIT].map(arm_name),
             "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
             "Final accuracy, mean [95% CI]": [
                 ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
@@ -77,7 +89,7 @@ def cost_table(c: pd.DataFrame) -> Table:
         {
             "Task": c["task_label"],
             "T": c[T].map(integer),
-            "Cell": c[CELL].map(cell_name),
+            "Arm": c[CELL_INIT].map(arm_name),
             "Impl": [
                 i if k in (i, None) else f"{i} ({k})" for i, k in zip(c[IMPL], c["kernel"], strict=True)
             ],
@@ -170,11 +182,9 @@ def falloff_blocks(f: pd.DataFrame) -> list[Block]:
     out: list[Block] = [falloff_table(f[falls])] if falls.any() else []
     flat = f[~falls]
     if len(flat):
-        groups = flat.groupby(["task_label", T], sort=False)[CELL].agg(
-            lambda c: sorted(set(c), key=_cell_pos)
-        )
+        groups = flat.groupby(["task_label", T], sort=False)[CELL_INIT].agg(arm_order)
         where = "; ".join(
-            f"{task} T={integer(t)}: {', '.join(cell_name(c) for c in cells)}"
+            f"{task} T={integer(t)}: {', '.join(arm_name(c) for c in cells)}"
             for (task, t), cells in groups.items()
         )
         out.append(
@@ -186,17 +196,13 @@ def falloff_blocks(f: pd.DataFrame) -> list[Block]:
     return out
 
 
-def _cell_pos(cell: str) -> int:
-    return CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER)
-
-
 def falloff_table(f: pd.DataFrame) -> Table:
     """Where each median profile that falls off does so."""
     rows = pd.DataFrame(
         {
             "Task": f["task_label"],
             "T": f[T].map(integer),
-            "Cell": f[CELL].map(cell_name),
+            "Arm": f[CELL_INIT].map(arm_name),
             "When": f["phase"].map({"init": "initialisation", "trained": "end of training"}),
             "State": f["state"],
             "Norm at scored position": f["ref"].map(num),
@@ -217,7 +223,7 @@ def ablation_table(a: Ablation) -> Table:
         {
             "Task": s["task_label"],
             "T": s[T].map(integer),
-            "Cell": s[CELL].map(cell_name),
+            "Arm" if a.key == CELL_INIT else "Cell": s[a.key].map(arm_name),
             a.factor.name: [
                 f"{arm} (standard)" if std else arm for arm, std in zip(s["arm"], s["standard"], strict=True)
             ],
@@ -242,10 +248,10 @@ def ablation_table(a: Ablation) -> Table:
     )
 
 
-def best_arm_lines(best: pd.DataFrame, factor_name: str) -> tuple[str, ...]:
+def best_arm_lines(best: pd.DataFrame, factor_name: str, key: str = CELL_INIT) -> tuple[str, ...]:
     """One line per group: its best arm (ablations.best_arms) and the arms tied with it."""
     return tuple(
-        f"{r['task_label']}, T={integer(r[T])}, {cell_name(r[CELL])}: best {factor_name} {r['arm']} "
+        f"{r['task_label']}, T={integer(r[T])}, {arm_name(r[key])}: best {factor_name} {r['arm']} "
         f"(final loss / chance {num(r['ratio_mean'])}" + (f"; tied with {r['tied']})" if r["tied"] else ")")
         for _, r in best.iterrows()
     )
