@@ -50,7 +50,7 @@ def _positions(s: pd.DataFrame, contexts: list[tuple], is_log: bool, key: str) -
         for _cell, d in s.groupby(key, sort=False):
             place[d.index] = d["arm"].map({arm: i for i, arm in enumerate(_arm_order(d))})
         x = place + 0.07 * off
-    return s.assign(k=k, x=x, y=s["ratio_mean"], lo=s["ratio_lo"], hi=s["ratio_hi"])
+    return s.assign(k=k, x=x, y=s["cmp_mean"], lo=s["cmp_lo"], hi=s["cmp_hi"])
 
 
 def _arms(data: pd.DataFrame, color: str, best: bool, label: str | None = None) -> None:
@@ -106,7 +106,7 @@ def _arm_axis(g: sns.FacetGrid, a: Ablation, cells: list[str]) -> None:
             ax.set_xticklabels([f"{arm}*" if arm in std else arm for arm in order], rotation=35, ha="right")
             ax.set_xlim(-0.6, len(order) - 0.4)
             ax.set_xlabel("")
-        ax.set_ylabel("final loss / chance loss" if cell == cells[0] else "")
+        ax.set_ylabel("loss / chance loss (equal steps)" if cell == cells[0] else "")
 
 
 @styled
@@ -128,7 +128,7 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
     )
     g.map_dataframe(_arms, best=bool(a.factor.best))
     _arm_axis(g, a, cells)
-    values = pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]])
+    values = pd.concat([s["cmp_mean"], s["cmp_lo"], s["cmp_hi"]])
     if _spans_decades(values, 1.5):
         _log_y(g.axes[0, 0], values)
     legend = _handles(a, cells, contexts)
@@ -136,7 +136,9 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
         _place(g, w, 2.8, top=0.8, bottom=below, left=left, legend=legend),
         outdir,
         f"ablation_{a.factor.name}",
-        f"{a.factor.title}: final loss relative to chance per arm (mean over seeds, 95% t-interval), one "
-        f"line per task and length. An asterisk marks the standard arm (a dotted line the standard lr); "
+        f"{a.factor.title}: eval loss relative to chance per arm at the common step of its group (the "
+        f"largest eval step every run of the group reached; the final loss where no curves were recorded): "
+        f"geometric mean over seeds, 95% t-interval on the log; one line per task and length. An "
+        f"asterisk marks the standard arm (a dotted line the standard lr); "
         f"dashed: chance.",
     )

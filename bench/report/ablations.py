@@ -31,6 +31,17 @@ class Ablation:
         return self.keys[2]
 
 
+def compared(stats: pd.DataFrame) -> pd.DataFrame:
+    """The loss / chance the arms of a group are compared by (`cmp_mean`, `cmp_lo`, `cmp_hi`, `cmp_n`,
+    `cmp_step`): at the group's common step (equal.py) where the curves give one, else the final one."""
+    eq = stats["eq_ratio_mean"].notna()
+    out = stats.copy()
+    for s in ("mean", "lo", "hi", "n"):
+        out[f"cmp_{s}"] = stats[f"eq_ratio_{s}"].where(eq, stats[f"ratio_{s}"])
+    out["cmp_step"] = stats["eq_step"].where(eq)
+    return out
+
+
 def keys_of(f: Factor) -> list[str]:
     """The group keys of factor `f`: per arm, or per cell when the factor's fields are the init's."""
     return list(CELL_KEYS) if set(f.fields) & set(INIT_FIELDS) else list(KEYS)
@@ -45,8 +56,11 @@ def _standard(stats: pd.DataFrame, main: pd.DataFrame, f: Factor, keys: list[str
     return stats[[*keys, "arm"]].merge(std, on=[*keys, "arm"], how="left")["_std"].eq(True).to_numpy()
 
 
-def find(runs: pd.DataFrame, main: pd.DataFrame, f: Factor) -> Ablation | None:
-    """The runs of ablation `f` (one context per group) summarised per arm, or None."""
+def find(
+    runs: pd.DataFrame, main: pd.DataFrame, f: Factor, curves: pd.DataFrame | None = None
+) -> Ablation | None:
+    """The runs of ablation `f` (one context per group) summarised per arm, or None; with `curves`, the arms
+    of a group are also compared at its common step (equal.py)."""
     if runs.empty:
         return None
     keys = keys_of(f)
@@ -74,7 +88,7 @@ def find(runs: pd.DataFrame, main: pd.DataFrame, f: Factor) -> Ablation | None:
     )
     keep = ctx.drop_duplicates(keys)[grp]
     kept = sel.merge(keep, on=grp, how="inner")
-    stats = outcome_stats(kept, [*keys, "arm"])
+    stats = outcome_stats(kept, [*keys, "arm"], curves, common=keys)
     stats["standard"] = _standard(stats, main, f, keys)
     # The arm's position on a numeric axis: the value of the factor's first field.
     x = pd.to_numeric(kept[f.fields[0]], errors="coerce")
@@ -82,10 +96,17 @@ def find(runs: pd.DataFrame, main: pd.DataFrame, f: Factor) -> Ablation | None:
     stats = stats.merge(x, on=[*keys, "arm"], how="left")
     order = ["arm_x", "arm"] if f.axis == "log" else ["_ns", "arm"]
     stats = sort_frame(stats.assign(_ns=~stats["standard"]), extra=order).drop(columns="_ns")
+    stats = compared(stats)
     return Ablation(f, stats, int(len(sel) - len(kept)), tuple(keys))
 
 
-def find_all(runs: pd.DataFrame, main: pd.DataFrame, factors: tuple[Factor, ...], missing: frozenset[str]):
+def find_all(
+    runs: pd.DataFrame,
+    main: pd.DataFrame,
+    factors: tuple[Factor, ...],
+    missing: frozenset[str],
+    curves: pd.DataFrame | None = None,
+):
     """Every factor's ablation present -> (ablations by factor name, notes on factors left out)."""
     found: dict[str, Ablation] = {}
     notes: list[str] = []
@@ -94,7 +115,7 @@ def find_all(runs: pd.DataFrame, main: pd.DataFrame, factors: tuple[Factor, ...]
         if lacking:
             notes.append(f"ablation '{f.name}': the results have no values for {lacking[0]}")
             continue
-        a = find(runs, main, f)
+        a = find(runs, main, f, curves)
         if a is not None:
             found[f.name] = a
             if a.dropped:
@@ -105,28 +126,37 @@ def find_all(runs: pd.DataFrame, main: pd.DataFrame, factors: tuple[Factor, ...]
 
 
 def best_arms(a: Ablation) -> pd.DataFrame:
-    """Per group: the arm with the lowest mean final loss / chance, and `tied`: the other arms with the same
-    mean (e.g. every one at chance), comma-separated."""
+    """Per group: the arm with the lowest loss / chance as compared (`compared`: at the common step, else
+    final), and `tied`: the other arms with the same value (e.g. every one at chance), comma-separated."""
     keys = list(a.keys)
-    s = a.stats.dropna(subset=["ratio_mean"])
-    s = s.sort_values([*keys, "ratio_mean", "arm_x"], kind="mergesort")
+    s = a.stats.dropna(subset=["cmp_mean"])
+    s = s.sort_values([*keys, "cmp_mean", "arm_x"], kind="mergesort")
     best = s.drop_duplicates(keys)
-    low = s.merge(best[[*keys, "ratio_mean"]].rename(columns={"ratio_mean": "_best"}), on=keys)
-    low = low[np.isclose(low["ratio_mean"], low["_best"], rtol=1e-9, atol=0)]
+    low = s.merge(best[[*keys, "cmp_mean"]].rename(columns={"cmp_mean": "_best"}), on=keys)
+    low = low[np.isclose(low["cmp_mean"], low["_best"], rtol=1e-9, atol=0)]
     low = low[low.duplicated(keys)]  # the first row of each group is the best arm itself
     tied = low.groupby(keys)["arm"].agg(", ".join).rename("tied")
     best = best.merge(tied, left_on=keys, right_index=True, how="left")
     best["tied"] = best["tied"].fillna("")
-    cols = [*keys, *(c for c in (CELL, TASK) if c not in keys), "arm", "arm_x", "ratio_mean", "tied"]
+    cols = [
+        *keys,
+        *(c for c in (CELL, TASK) if c not in keys),
+        "arm",
+        "arm_x",
+        "cmp_mean",
+        "cmp_step",
+        "tied",
+    ]
     return sort_frame(best[cols])
 
 
 def clearly(a: pd.Series, b: pd.Series) -> int:
-    """-1 when arm `a`'s loss / chance is clearly below `b`'s (95% intervals apart), +1 clearly above, else 0.
-    With fewer than two seeds there is no interval, so nothing is clear."""
-    if a["ratio_n"] >= 2 and b["ratio_n"] >= 2:
-        if a["ratio_hi"] < b["ratio_lo"]:
+    """-1 when arm `a`'s loss / chance as compared (`compared`) is clearly below `b`'s (95% intervals apart),
+    +1 clearly above, else 0. With fewer than two seeds there is no interval, so nothing is clear."""
+    p = "cmp" if "cmp_n" in a.index and "cmp_n" in b.index else "ratio"
+    if a[f"{p}_n"] >= 2 and b[f"{p}_n"] >= 2:
+        if a[f"{p}_hi"] < b[f"{p}_lo"]:
             return -1
-        if a["ratio_lo"] > b["ratio_hi"]:
+        if a[f"{p}_lo"] > b[f"{p}_hi"]:
             return 1
     return 0

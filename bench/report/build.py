@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import atomic_write_text
+from bench.atomic import StorageError, atomic_write_text
 from bench.report import papers, sections
 from bench.report.analysis import analyse
+from bench.report.critical_figure import critical_figure
+from bench.report.critical_text import paragraph
 from bench.report.doc import Block, Bullets, Figure, Heading, Para, anchor, plural, to_markdown
 from bench.report.html import to_html
+from bench.report.paired import paired
+from bench.report.study_sections import PAIRS_CSV, PER_SEED_CSV
 from bench.results import load_results
 
 TITLE = "Vanilla RNN vs LSTM vs GRU on long-range-dependency tasks"
@@ -59,13 +63,34 @@ def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001
     return out
 
 
-def headline(said: list[str], main: pd.DataFrame) -> list[Block]:
-    """The findings first: the reading's sentences on each task's longest length (generated from the
-    summary, like the rest of the reading); each arm names its initialisation."""
-    top = [s for s in said if s.startswith("At T=") and "beat" in s]
-    if not top:
+def headline(a, figdir: Path, draw: bool, notes: list[str]) -> list[Block]:  # noqa: ANN001 - an Analysis
+    """The findings first: the critical length per arm (figure, figures/critical_length.png) and its
+    reading (one paragraph generated from the critical-length table, critical_text.py)."""
+    if a.critical.empty:
         return []
-    return [Heading("Headline", 2), Bullets(tuple(top))]
+    out: list[Block] = [Heading("Headline", 2)]
+    if draw:
+        try:
+            out.append(critical_figure(a.critical, figdir))
+        except StorageError:  # a figure that cannot be written fails the report, never a note
+            raise
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"critical-length figure could not be drawn: {type(e).__name__}: {e}")
+    return [*out, Para(paragraph(a.critical))]
+
+
+def write_tables(a, report_dir: Path) -> list[Path]:  # noqa: ANN001 - an Analysis
+    """The per-seed values and every paired comparison as CSV beside the report (none without runs)."""
+    paths = []
+    frames = {PER_SEED_CSV: a.seeds, PAIRS_CSV: paired(a.main, a.prepared.curves, every_pair=True)}
+    for name, df in frames.items():
+        path = report_dir / name
+        if a.runs.empty:
+            path.unlink(missing_ok=True)
+            continue
+        atomic_write_text(path, df.to_csv(index=False))
+        paths.append(path)
+    return paths
 
 
 def contents(blocks: list[Block]) -> Bullets:
@@ -117,7 +142,7 @@ def build_report(
         except Exception:  # noqa: BLE001 - the reading section has already said why
             said = []
         tail = [Heading("Notes: what was skipped and why"), Heading("References")]
-        blocks += banner(a, len(res.skipped), len(res.incomplete)) + headline(said, a.main)
+        blocks += banner(a, len(res.skipped), len(res.incomplete)) + headline(a, figdir, figures, notes)
         blocks += [contents([*body, *tail])]
         blocks += sections.intro(a, out, results_dir, len(res.skipped), len(res.incomplete)) + body
     blocks += [
@@ -125,7 +150,7 @@ def build_report(
         Bullets(tuple(notes)) if notes else Para("Nothing was skipped."),
     ]
     blocks += [Heading("References"), Bullets(tuple(papers.references()))]
-    written = write_report(blocks, report_dir)
+    written = write_report(blocks, report_dir) + write_tables(a, report_dir)
     drawn = {b.path for b in blocks if isinstance(b, Figure)}
     for stale in figdir.glob("*.png"):  # figures of an earlier build that this one did not draw
         if stale not in drawn:

@@ -181,6 +181,9 @@ def _normalise(runs: pd.DataFrame) -> pd.DataFrame:
     runs["solved"] = recorded.where(recorded.notna(), runs["steps_to_solve"].notna()).astype(bool)
     loss = runs["final_loss"].replace([np.inf, -np.inf], np.nan)
     runs["loss_ratio"] = (loss / runs["chance_loss"]).replace([np.inf, -np.inf], np.nan)
+    # Solved, for the report: the solve criterion reached and the final loss below chance (where known).
+    below = (runs["loss_ratio"] < 1) | runs["loss_ratio"].isna() & runs["final_loss"].notna()
+    runs["solved_ok"] = runs["solved"] & below & (runs["status"] != "failed")
     runs[T] = runs[T].astype(int)
     return runs
 

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 
 from bench.report.data import CELL, CELL_INIT, IMPL, KEYS, TASK, arm_order, config_without, sort_frame
-from bench.report.stats import mean_ci
+from bench.report.equal import equal_steps
+from bench.report.stats import log_ci, wilson, wilson_mean
 
-# "Beats chance": mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper end of the
-# 95% t-interval of the loss below chance. Stated in the report next to every use.
+# "Beats chance": geometric mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper
+# end of its 95% interval (t on the log) below chance. Stated in the report next to every use.
 BEAT_RATIO = 0.9
 NEAR_RATIO = 1.1
 # Cost medians never pool runs made on different devices or with different thread counts.
@@ -28,14 +29,43 @@ def verdicts(ratio_mean: pd.Series, ratio_hi: pd.Series, n: pd.Series) -> pd.Ser
     return out
 
 
-def _stat(df: pd.DataFrame, keys: list[str], col: str, prefix: str) -> pd.DataFrame:
-    return mean_ci(df, keys, col).add_prefix(prefix + "_")
+# (column, prefix, interval): accuracies in [0, 1] get Wilson's interval of the mean, positive losses and
+# loss ratios a t-interval on the log (geometric mean), so no interval leaves its variable's range.
+STATS = (
+    ("final_accuracy", "acc", wilson_mean),
+    ("final_loss", "loss", log_ci),
+    ("loss_ratio", "ratio", log_ci),
+    ("eq_acc", "eq_acc", wilson_mean),
+    ("eq_ratio", "eq_ratio", log_ci),
+)
 
 
-def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group (with its task and cell): run counts by status, solve rate, accuracy / loss / loss-ratio
-    mean and 95% interval, median steps to solve, chance levels, and the chance verdict. Failed runs count
-    only as failed."""
+def _intervals(out: pd.DataFrame, counted: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    for col, prefix, fn in STATS:
+        if len(counted) and col in counted.columns:
+            out = out.join(fn(counted, keys, col).add_prefix(prefix + "_"))
+        else:
+            out = out.assign(**{f"{prefix}_{s}": np.nan for s in ("n", "mean", "std", "lo", "hi")})
+    return out
+
+
+def with_equal_steps(runs: pd.DataFrame, curves: pd.DataFrame | None, common: list[str]) -> pd.DataFrame:
+    """`runs` with eq_step, eq_loss, eq_ratio, eq_acc: each run at its `common` group's common step."""
+    runs = runs.drop(columns=[c for c in ("eq_step", "eq_loss", "eq_ratio", "eq_acc") if c in runs.columns])
+    if curves is None or runs.empty:
+        return runs.assign(eq_step=np.nan, eq_loss=np.nan, eq_ratio=np.nan, eq_acc=np.nan)
+    return runs.merge(equal_steps(runs, curves, common), on="run_id", how="left")
+
+
+def outcome_stats(
+    runs: pd.DataFrame, keys: list[str], curves: pd.DataFrame | None = None, common: list[str] | None = None
+) -> pd.DataFrame:
+    """Per group (with its task and cell): run counts by status, solve rate with Wilson's interval, accuracy
+    / loss / loss-ratio means and 95% intervals at the end of each run's training and (with `curves`) at the
+    common step of the compared group `common` (default: the keys but the last), median steps to solve,
+    chance levels, and the chance verdict. Solved: the criterion reached with the final loss below chance
+    (`solved_ok`). Failed runs count only as failed."""
+    runs = with_equal_steps(runs, curves, common if common is not None else keys[:-1])
     st = runs["status"]
     base = runs.assign(_ok=st == "ok", _div=st == "diverged", _fail=st == "failed")
     g = base.groupby(keys, sort=True)
@@ -52,22 +82,21 @@ def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
     counted = base[~base["_fail"]]
     out["n"] = counted.groupby(keys).size().reindex(out.index, fill_value=0)
-    out["n_solved"] = counted.groupby(keys)["solved"].sum().reindex(out.index, fill_value=0)
-    solved = counted[counted["solved"]]
+    out["n_solved"] = counted.groupby(keys)["solved_ok"].sum().reindex(out.index, fill_value=0)
+    ci = [wilson(k, n) for k, n in zip(out["n_solved"], out["n"], strict=True)]
+    out["solved_lo"], out["solved_hi"] = [lo for lo, _ in ci], [hi for _, hi in ci]
+    solved = counted[counted["solved_ok"]]
     out["steps_to_solve"] = solved.groupby(keys)["steps_to_solve"].median().reindex(out.index)
-    for col, prefix in (("final_accuracy", "acc"), ("final_loss", "loss"), ("loss_ratio", "ratio")):
-        out = (
-            out.join(_stat(counted, keys, col, prefix))
-            if len(counted)
-            else out.assign(**{f"{prefix}_{s}": np.nan for s in ("n", "mean", "std", "lo", "hi")})
-        )
+    out["eq_step"] = counted.groupby(keys)["eq_step"].max().reindex(out.index)
+    out = _intervals(out, counted, keys)
     out["verdict"] = verdicts(out["ratio_mean"], out["ratio_hi"], out["ratio_n"])
     return out.reset_index()
 
 
-def summary(main: pd.DataFrame) -> pd.DataFrame:
-    """The summary statistics of the main comparison, one row per (task, seq_len, cell), sorted."""
-    return sort_frame(outcome_stats(main, KEYS)) if len(main) else pd.DataFrame()
+def summary(main: pd.DataFrame, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The summary statistics of the main comparison, one row per (task, seq_len, arm), sorted; losses and
+    accuracies compared at the common step of each (task, seq_len)."""
+    return sort_frame(outcome_stats(main, KEYS, curves)) if len(main) else pd.DataFrame()
 
 
 def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:

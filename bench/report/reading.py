@@ -16,7 +16,9 @@ MAX_PER_FACTOR = 3
 
 
 def names(items: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
+    """'A', 'A and B', 'A, B and C' ('' for none)."""
+    if not items:
+        return ""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -183,10 +185,14 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
 
 
 def _arms(rows: pd.DataFrame, most: int = 4) -> str:
-    items = [f"{r['arm']} ({ratio(r['ratio_mean'])})" for _, r in rows.head(most).iterrows()]
+    items = [f"{r['arm']} ({ratio(r['cmp_mean'])})" for _, r in rows.head(most).iterrows()]
     if len(rows) > most:
         items.append(f"{len(rows) - most} more")
     return names(items)
+
+
+def _step(step: float) -> str:
+    return "" if pd.isna(step) else f" at step {integer(step)}"
 
 
 def best_arm_sentences(a: Ablation) -> list[str]:
@@ -196,12 +202,12 @@ def best_arm_sentences(a: Ablation) -> list[str]:
     out = []
     for (task, T), g in b.groupby(["task_label", LEN], sort=False):
         parts = [
-            f"{arm_name(r[a.key])} {r['arm']} ({ratio(r['ratio_mean'])} of chance"
+            f"{arm_name(r[a.key])} {r['arm']} ({ratio(r['cmp_mean'])} of chance{_step(r['cmp_step'])}"
             + (f", tied with {r['tied']})" if r["tied"] else ")")
             for _, r in g.iterrows()
         ]
         out.append(
-            f"Best {a.factor.title.lower()} by mean final loss / chance on {task} at T={integer(T)}: "
+            f"Best {a.factor.title.lower()} by loss / chance at equal steps on {task} at T={integer(T)}: "
             f"{names(parts)}."
         )
     return out
@@ -209,7 +215,7 @@ def best_arm_sentences(a: Ablation) -> list[str]:
 
 def _clear_groups(a: Ablation) -> tuple[list[str], int]:
     """Per group: the arms clearly better / worse than the standard arm; and the groups with none."""
-    s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
+    s = sort_frame(a.stats.dropna(subset=["cmp_mean"]), extra=["cmp_mean", "arm"])
     clear, quiet = [], 0
     for (task, T, cell), g in s.groupby(["task_label", LEN, a.key], sort=False):
         std = g[g["standard"]]
@@ -223,9 +229,9 @@ def _clear_groups(a: Ablation) -> tuple[list[str], int]:
             quiet += 1
             continue
         text = f"on {task} at T={integer(T)}, {arm_name(cell)} (standard {st['arm']}: "
-        text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
+        text += f"{ratio(st['cmp_mean'])}) does better with {_arms(better)}" if len(better) else ""
         if len(worse):
-            text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "
+            text += "; " if len(better) else f"{ratio(st['cmp_mean'])}) does "
             text += f"worse with {_arms(worse)}"
         clear.append(text)
     return clear, quiet
@@ -244,14 +250,15 @@ def ablation_sentences(abl: dict[str, Ablation]) -> list[str]:
         if not clear:
             out.append(
                 f"{title}: no arm is clearly better or worse than the standard arm in any of the "
-                f"{quiet} task / length / cell groups (clearly: 95% intervals of final loss / chance apart)."
+                f"{quiet} task / length / arm groups (clearly: 95% intervals of loss / chance at equal steps "
+                "apart)."
             )
             continue
         more = len(clear) - MAX_PER_FACTOR
         text = "; ".join(clear[:MAX_PER_FACTOR]) + (f"; and {more} more groups like this" if more > 0 else "")
         if quiet:
             text += f"; no clear difference in {quiet} other groups"
-        out.append(f"{title} (final loss / chance; clearly = 95% intervals apart): {text}.")
+        out.append(f"{title} (loss / chance at equal steps; clearly = 95% intervals apart): {text}.")
     return out
 
 
