@@ -124,6 +124,8 @@ def test_tuning_grid_marks_the_selected_rate_and_lists_mismatches(tmp_path):
         for lr in (1e-3, 1e-2):
             write_run(root, task="recall", seq_len=10, cell="lstm", seed=seed, solved=lr == 1e-3, lr=lr,
                       sweep="tune", **chrono)  # fmt: skip
+    only = analyse(load_results(root))  # tuning runs only: each arm's runs at its selected rate stand in
+    assert list(only.main["train.lr"]) == [1e-3, 1e-3] and set(only.main["sweep"]) == {"tune"}
     for seed in (0, 1):  # the main runs used 1e-2 (not the selected rate); the GRU has no tuning runs
         write_run(root, task="recall", seq_len=10, cell="lstm", seed=seed, solved=True, lr=1e-2, **chrono)
         write_run(root, task="recall", seq_len=10, cell="gru", seed=seed, solved=True, init="default")

@@ -14,6 +14,7 @@ from bench.report import papers, sections
 from bench.report.analysis import analyse
 from bench.report.critical_figure import critical_figure
 from bench.report.critical_text import paragraph
+from bench.report.data import TUNE_SWEEP
 from bench.report.doc import Block, Bullets, Figure, Heading, Para, anchor, plural, to_markdown
 from bench.report.html import to_html
 from bench.report.paired import paired
@@ -57,6 +58,13 @@ def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001
     if sweeps == {"smoke"}:
         smoke = "**Smoke test: measures nothing.** Every run comes from the `smoke` preset (tiny models, "
         out.append(Para(smoke + "tens of steps): this report checks the pipeline, not the cells."))
+    if len(a.main) and set(a.main["sweep"]) == {TUNE_SWEEP}:
+        out.append(
+            Para(
+                "**Tuning runs only:** these results hold no main-study runs; the main comparison is each "
+                "arm's tuning runs at its selected rate (tuning seeds, one length per task)."
+            )
+        )
     if n_skipped or n_incomplete:
         left = f"{plural(n_incomplete, 'incomplete run')} and {plural(n_skipped, 'unreadable file')}"
         out.append(Para(f"**Partial results:** {left} were left out (see Notes)."))

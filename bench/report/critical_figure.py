@@ -61,11 +61,8 @@ def _frame(crit: pd.DataFrame, arms: list[str]) -> pd.DataFrame:
 def _handles() -> list[Line2D]:
     grey = {"color": "0.3", "ls": ""}
     return [
-        Line2D([], [], marker="o", mfc="white", label="PyTorch's default init", **grey),
-        Line2D([], [], marker="o", label="recommended init (same hue: same cell)", **grey),
-        Line2D(
-            [], [], marker="o", mfc="0.3", label="critical length (solved on a majority of seeds)", **grey
-        ),
+        Line2D([], [], marker="o", mfc="white", label="critical length, PyTorch's default init", **grey),
+        Line2D([], [], marker="o", label="critical length, recommended init (same hue: same cell)", **grey),
         Line2D([], [], marker="|", ms=11, mew=2.2, label="first length failed", **grey),
         Line2D([], [], marker=">", label="arrow: never failed / fails the shortest", **grey),
     ]

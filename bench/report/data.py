@@ -197,9 +197,10 @@ def _task_labels(runs: pd.DataFrame) -> pd.Series:
 def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataFrame:
     """The main comparison: per (task, seq_len, arm) the configuration (config_id) with the standard
     variant, run outside an ablation preset, with the most runs, fused if there is a choice (ties: by id).
-    Tuning runs (their own seeds, several rates per arm) are left out unless there is nothing else."""
+    Tuning runs (their own seeds, several rates per arm) are left out; with nothing else, each arm's tuning
+    runs at its selected rate (bench.tuning's rule) stand in."""
     tune = runs["sweep"] == TUNE_SWEEP
-    runs = runs[~tune] if (~tune).any() else runs
+    runs = runs[~tune] if (~tune).any() else selected_rates(runs)
     r = runs.assign(
         cfg=runs["config_id"],
         _std=runs[VARIANT].isin((*STANDARD_VARIANTS, NA)),
@@ -227,6 +228,15 @@ def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataF
     main = main.sort_values("run_id", kind="mergesort")
     dup = main.duplicated([*KEYS, "cfg", "seed"]) & main["seed"].notna()
     return sort_frame(main[~dup], extra=["seed", "run_id"])
+
+
+def selected_rates(runs: pd.DataFrame) -> pd.DataFrame:
+    """The tuning runs at each arm's selected rate (bench.tuning.scores, rank 1)."""
+    from bench.tuning import ARM, scores
+
+    best = scores(runs)
+    best = best[best["rank"] == 1][[*ARM, "train.lr"]]
+    return runs.merge(best, on=[*ARM, "train.lr"], how="inner") if len(best) else runs
 
 
 def _usable(runs: pd.DataFrame, missing: set[str], notes: list[str]) -> pd.DataFrame:
