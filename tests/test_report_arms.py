@@ -90,7 +90,7 @@ def test_headline_opens_with_the_critical_length_figure_and_paragraph(tmp_path):
     lstm = "at PyTorch's default init the LSTM holds to T=10 and fails at T=20 on recall, with chrono it"
     assert lstm + " holds to T=20, the longest length it ran" in para[0]
     assert "Chrono is a prior that knows the lag" in para[0]
-    assert "the longest critical length, >= 20, needs no recommended init (LSTM (chrono) and GRU)" in para[0]
+    assert "the longest critical length, >= 20, needs no recommended init: LSTM (chrono) and GRU." in para[0]
     table = md[md.index("## 1. Critical length") : md.index("## 2.")]
     assert "| LSTM | 10 -> 20 | 3/3 | 0/3 |" in table and "| LSTM (chrono) | >= 20 | 3/3 | 3/3 |" in table
     assert not [n for n in res.notes if "could not be" in n], res.notes

@@ -14,7 +14,6 @@ import pandas as pd
 
 from bench.report.data import CELL, CELL_INIT, TASK, arm_order, sort_frame
 from bench.report.data import T as LEN
-from bench.report.doc import integer
 
 # kind of a critical length: "bracket" (solved up to crit, fails at fail), "at_least" (never failed up to
 # crit, the longest length it ran), "below" (fails its shortest length), "none" (no finished run)
@@ -105,26 +104,31 @@ def critical(main: pd.DataFrame) -> pd.DataFrame:
     return sort_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
 
 
-def bracket(r: pd.Series) -> str:
-    """'30 -> 100', '>= 1000', '< 10', with failing lengths in between named: '100 -> 300 (fails at 30)'."""
+def _t(x: object) -> str:
+    """A length as the critical-length texts write it: 1000, not 1,000."""
+    return str(int(float(x)))  # type: ignore[arg-type]
+
+
+def bracket(r: pd.Series, detail: bool = True) -> str:
+    """'30 -> 100', '>= 1000', '< 10'; with `detail`, failing lengths in between ('100 -> 300 (fails at
+    30)') and lengths above an open end that were not run ('>= 100 (300, 1000 not run)') are named."""
     if r["kind"] == "none":
         return "no finished run"
     if r["kind"] == "below":
-        return f"< {integer(r['fail'])}"
-    text = (
-        f">= {integer(r['crit'])}{_unrun(r)}"
-        if r["kind"] == "at_least"
-        else f"{integer(r['crit'])} -> {integer(r['fail'])}"
-    )
-    if r["gaps"]:
-        text += f" (fails at {', '.join(integer(t) for t in r['gaps'])})"
+        return f"< {_t(r['fail'])}"
+    if r["kind"] == "at_least":
+        text = f">= {_t(r['crit'])}" + (_unrun(r) if detail else "")
+    else:
+        text = f"{_t(r['crit'])} -> {_t(r['fail'])}"
+    if r["gaps"] and detail:
+        text += f" (fails at {', '.join(_t(t) for t in r['gaps'])})"
     return text
 
 
 def _unrun(r: pd.Series) -> str:
     """' (300, 1000 not run)': the lengths above an arm's critical length that it did not run."""
     later = [t for t, k, _ in r["lengths"] if k is None and t > r["crit"]]
-    return f" ({', '.join(integer(t) for t in later)} not run)" if later else ""
+    return f" ({', '.join(_t(t) for t in later)} not run)" if later else ""
 
 
 def cell_text(entry: tuple) -> str:
@@ -132,15 +136,15 @@ def cell_text(entry: tuple) -> str:
     t, k, n = entry
     if k is not None:
         return f"{k}/{n}"
-    return f"not run: failed at {integer(n)}" if n is not None else "not run"
+    return f"not run: failed at {_t(n)}" if n is not None else "not run"
 
 
 def holds(r: pd.Series) -> str:
     """How far one arm holds the dependency, in words: 'holds to T=30 and fails at T=100'."""
     if r["kind"] == "below":
-        return f"fails already at T={integer(r['fail'])}"
+        return f"fails already at T={_t(r['fail'])}"
     if r["kind"] == "at_least":
-        return f"holds to T={integer(r['crit'])}, the longest length it ran"
+        return f"holds to T={_t(r['crit'])}, the longest length it ran"
     if r["kind"] == "bracket":
-        return f"holds to T={integer(r['crit'])} and fails at T={integer(r['fail'])}"
+        return f"holds to T={_t(r['crit'])} and fails at T={_t(r['fail'])}"
     return "has no finished run"

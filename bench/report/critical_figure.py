@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 
 from bench.report.critical import bracket
 from bench.report.data import CELL_INIT, arm_name, arm_order
-from bench.report.doc import Figure, integer
+from bench.report.doc import Figure
 from bench.report.plotting import _facet, _place, _tasks, hollow, save, styled
 
 MARGIN = 2.2  # the x-axis reaches this factor below the shortest and above the longest length
@@ -39,7 +39,7 @@ def _row(data: pd.DataFrame, color: str, label: str | None = None) -> None:
         if r["kind"] in ("bracket", "at_least"):
             ax.plot([r["crit"]], [y], marker="o", ms=7, mew=1.6, mfc=face, mec=color, ls="", zorder=4)
         ax.annotate(
-            bracket(r), xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
+            bracket(r, detail=False), xy=(1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
             textcoords="offset points", va="center", ha="left", fontsize=8, color="0.25",
         )  # fmt: skip
 
@@ -83,7 +83,7 @@ def critical_figure(crit: pd.DataFrame, outdir: Path) -> Figure:
         ax.set_xscale("log")
         ax.set_xlim(d["x_min"].min(), d["x_max"].max())
         ax.set_xticks(ladder)
-        ax.set_xticklabels([integer(t) for t in ladder])
+        ax.set_xticklabels([str(t) for t in ladder])
         ax.minorticks_off()
         ax.set_title(task)
         ax.set_xlabel("sequence length T (steps)")

@@ -7,7 +7,6 @@ import pandas as pd
 
 from bench.report.critical import bracket, holds
 from bench.report.data import CELL, CELL_INIT, INIT_NAMES, arm_name, arm_order, cell_name, init_of
-from bench.report.doc import integer
 from bench.report.reading import names
 
 DEFINITION = (
@@ -84,7 +83,7 @@ def task_sentence(t: pd.DataFrame) -> str | None:
     """On one task: the longest critical length at PyTorch's default init against the longest overall."""
     task = t["task_label"].iloc[0]
     if (t["kind"] == "below").all():
-        shortest = names(sorted({integer(v) for v in t["fail"]}, key=float))
+        shortest = names(sorted({str(int(v)) for v in t["fail"]}, key=float))
         return f"On {task} no arm solves its shortest length (T={shortest})."
     d = t[t[CELL_INIT] == t[CELL]]
     if d.empty:
@@ -92,11 +91,11 @@ def task_sentence(t: pd.DataFrame) -> str | None:
     (bd, nd), (ba, na) = _top(d), _top(t)
     if ba["reach"] <= bd["reach"]:
         return (
-            f"On {task} the longest critical length, {bracket(bd)}, needs no recommended init ({names(na)})."
+            f"On {task} the longest critical length, {bracket(bd)}, needs no recommended init: {names(na)}."
         )
     return (
-        f"On {task} the longest critical length at PyTorch's default init is {bracket(bd)} ({names(nd)}); "
-        f"with the recommended inits, {bracket(ba)} ({names(na)})."
+        f"On {task} the longest critical length at PyTorch's default init is {bracket(bd)}, by {names(nd)}; "
+        f"with the recommended inits it is {bracket(ba)}, by {names(na)}."
     )
 
 

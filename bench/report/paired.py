@@ -36,6 +36,7 @@ def per_seed(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     if main.empty:
         return pd.DataFrame(columns=list(SEED_COLUMNS))
     r = main.merge(equal_steps(main, curves, ["task_label", LEN]), on="run_id", how="left")
+    r = r.assign(seed=pd.to_numeric(r["seed"], errors="coerce").astype("Int64"))
     return r[[c for c in SEED_COLUMNS if c in r.columns]].reset_index(drop=True)
 
 

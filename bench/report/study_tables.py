@@ -36,7 +36,7 @@ def critical_tables(crit: pd.DataFrame) -> list[Block]:
             {
                 "Arm": t[CELL_INIT].map(arm_name),
                 "Critical length": [bracket(r) for _, r in t.iterrows()],
-                **{f"T={integer(x)}": [cell_text(e[i]) for e in t["lengths"]] for i, x in enumerate(ladder)},
+                **{f"T={x}": [cell_text(e[i]) for e in t["lengths"]] for i, x in enumerate(ladder)},
             }
         )
         out.append(
@@ -139,7 +139,7 @@ def tuning_verdict(check: Mapping[str, object]) -> Para:
         items = [f"{task} {arm_name(arm)}: {plural(k, 'run')} at {num(lr)}, selected {num(sel)}"
                  for task, arm, lr, sel, k in mismatch]  # fmt: skip
         parts.append(
-            f"{bad} of {n_runs} main-study runs did not use their arm's selected rate: {names(items)}."
+            f"{bad} of {n_runs} main-study runs did not use their arm's selected rate: {'; '.join(items)}."
         )
     if untuned:
         items = [f"{task} {arm_name(arm)}" for task, arm in untuned]
