@@ -16,6 +16,7 @@ from bench.report.analysis import analyse
 from bench.report.doc import to_markdown
 from bench.report.factors import FACTORS, Factor
 from bench.report.sections import SECTIONS, gradients, render
+from bench.report.stats import wilson
 from bench.results import load_results
 from bench.schema import RUN_COLUMNS, SCHEMA_VERSION
 from bench.spec import TASK_SPECS, CellSpec, RunSpec, TrainSpec
@@ -214,19 +215,22 @@ def test_every_section_heading(built):
     _, out, res = built
     md = (out / "report.md").read_text()
     for heading in (
-        "## 1. Summary",
-        "## 2. Accuracy and loss against sequence length",
-        "## 3. Gradient profiles",
-        "## 4. Learning curves",
-        "## 5. Cost",
-        "## 6. Ablations",
-        "## 7. The literature side by side",
-        "## 8. Reading",
+        "## 1. Critical length",
+        "## 2. Summary",
+        "## 3. Paired comparisons",
+        "## 4. Solve rate and loss against sequence length",
+        "## 5. Gradient profiles",
+        "## 6. Learning curves",
+        "## 7. Cost",
+        "## 8. Learning-rate tuning",
+        "## 9. Ablations",
+        "## 10. The literature side by side",
+        "## 11. Reading",
         "## Notes: what was skipped and why",
         "## References",
     ):
         assert heading in md
-    assert md.index("## 1. Summary") < md.index("## 2.") < md.index("## 3.") < md.index("## 8.")
+    assert md.index("## 1. Critical") < md.index("## 2.") < md.index("## 3.") < md.index("## 11.")
     assert res.n_runs == 54
     assert not [n for n in res.notes if "could not be built" in n], res.notes
     assert "Delayed recall" in md and "Bengio, Simard, Frasconi 1994" in md
@@ -234,7 +238,8 @@ def test_every_section_heading(built):
     assert "No ablations present" in md
     assert "underflow" in md
     figs = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert "accuracy_vs_length.png" in figs and "learning_curves.png" in figs and "cost.png" in figs
+    assert "solved_vs_length.png" in figs and "learning_curves.png" in figs and "cost.png" in figs
+    assert "critical_length.png" in figs and (out / "per_seed.csv").exists() and (out / "paired.csv").exists()
     assert "grad_profiles.png" in figs
 
 
@@ -246,18 +251,27 @@ def test_summary_numbers_recomputed(built):
         ("adding", 60, "GRU", True),
         ("recall", 20, "RNN", True),
     ):
+        # Solved with Wilson's interval; accuracy: Wilson's interval on the mean with the 3 seeds as trials;
+        # loss / chance: geometric mean, t-interval on the log. Every run reaches step 200, so S = 200.
         row = summary_row(md, task, T, cell)
-        accs = np.array([solved_acc(s) if solved else chance_acc(task, s) for s in (0, 1, 2)])
-        mean, half = accs.mean(), T975_2 * accs.std(ddof=1) / math.sqrt(3)
-        assert row[3] == ("3/3" if solved else "0/3")
-        assert row[4] == f"{mean:.3g} [{mean - half:.3g}, {mean + half:.3g}]"
+        assert row[3] == ("3/3 [0.44, 1]" if solved else "0/3 [0, 0.56]")
+        assert row[4] == (f"{np.median([50, 100, 150]):,.0f}" if solved else "–")
+        assert row[5] == "200"
         chance = CHANCE[task][0](T)
-        losses = np.array([chance * (0.05 * (1 + 0.1 * s) if solved else 0.99 + 0.01 * s) for s in (0, 1, 2)])
-        lm, lh = losses.mean(), T975_2 * losses.std(ddof=1) / math.sqrt(3)
-        assert row[5] == f"{lm:.3g} [{lm - lh:.3g}, {lm + lh:.3g}]"
-        assert row[7] == ("yes" if solved else "no (near chance)")
-        assert row[8] == (f"{np.median([50, 100, 150]):,.0f}" if solved else "–")
-        assert row[9] == f"{chance:.3g}"
+        ratios = np.array([0.05 * (1 + 0.1 * s) if solved else 0.99 + 0.01 * s for s in (0, 1, 2)])
+        logs = np.log(ratios)
+        gm, lh = math.exp(logs.mean()), T975_2 * logs.std(ddof=1) / math.sqrt(3)
+        lo, hi = math.exp(logs.mean() - lh), math.exp(logs.mean() + lh)
+        assert row[6] == row[8] == f"{gm:.3g} [{lo:.3g}, {hi:.3g}]"
+        accs = np.array([solved_acc(s) if solved else chance_acc(task, s) for s in (0, 1, 2)])
+        p, z2 = accs.mean(), 1.959963984540054**2
+        c, h = (
+            (p + z2 / 6) / (1 + z2 / 3),
+            math.sqrt(z2) * math.sqrt(p * (1 - p) / 3 + z2 / 36) / (1 + z2 / 3),
+        )
+        assert row[7] == f"{p:.3g} [{c - h:.3g}, {min(1.0, c + h):.3g}]"
+        assert row[9] == ("yes" if solved else "no (near chance)")
+        assert row[10] == f"{chance:.3g}"
 
 
 def reading_line(reading: list[str], start: str) -> str:
@@ -322,14 +336,16 @@ def test_diverged_failed_and_single_seed(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     assert not [n for n in res.notes if "could not be built" in n], res.notes
     gru = summary_row(md, "recall", 10, "GRU")
-    assert gru[3] == "1/1" and gru[4] == f"{solved_acc(0):.3g} (n=1, no interval)" and gru[7] == "yes (n=1)"
+    assert gru[3] == "1/1 [0.21, 1]" and gru[7] == f"{solved_acc(0):.3g} (n=1, no interval)"
+    assert gru[9] == "yes (n=1)"
     lstm = summary_row(md, "recall", 10, "LSTM")
     # Solve rate over the ok and diverged seeds; the failed run only counts as failed; the diverged run's
-    # infinite loss and missing accuracy stay out of the means.
-    assert lstm[3] == "2/3" and lstm[-1] == "1 / 1"
-    accs = np.array([solved_acc(0), solved_acc(1)])
-    half = 12.7062 * accs.std(ddof=1) / math.sqrt(2)
-    assert lstm[4] == f"{accs.mean():.3g} [{accs.mean() - half:.3g}, {accs.mean() + half:.3g}]"
+    # infinite loss stays out of the means.
+    assert lstm[3] == "2/3 [0.21, 0.94]" and lstm[-1] == "1 / 1"
+    # at the common step S the diverged run's eval accuracy there counts; its infinite loss does not
+    p = np.mean([solved_acc(0), solved_acc(1), chance_acc("recall", 2)])
+    lo, hi = wilson(3 * p, 3)
+    assert lstm[7] == f"{p:.3g} [{lo:.3g}, {hi:.3g}]"
 
 
 def test_corrupt_and_incomplete_runs_are_named(tmp_path, capsys):
@@ -381,7 +397,7 @@ def test_older_schema_without_some_columns(tmp_path):
     res = build_report(only_old, tmp_path / "old_report")
     md = (tmp_path / "old_report" / "report.md").read_text()
     assert not [n for n in res.notes if "could not be built" in n], res.notes
-    assert "## 8. Reading" in md and "no values for ms_per_step" in md and "no values for num_params" in md
+    assert "## 11. Reading" in md and "no values for ms_per_step" in md and "no values for num_params" in md
     assert "no values for chance_loss" in md
 
 
@@ -400,7 +416,7 @@ def test_html_is_self_contained(built):
     html = (out / "report.html").read_text()
     assert 'src="http' not in html and "<link" not in html and "<script" not in html
     imgs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(imgs) == len(list((out / "figures").glob("*.png"))) == 4
+    assert len(imgs) == len(list((out / "figures").glob("*.png"))) == 5
     assert all(src.startswith("data:image/png;base64,") for src in imgs)
     assert "http://" not in html and "https://" not in html
 
@@ -485,13 +501,14 @@ def test_ablations_literature_and_microbench(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     assert not [n for n in res.notes if "could not be built" in n], res.notes
     assert "### Learning rate" in md and "### Cell variants" in md and "### Initialisation" in md
-    assert "LSTM: best lr 0.001 (final loss / chance 0.0525)" in md
-    assert "RNN: best lr 0.0001 (final loss / chance 0.995; tied with 0.001, 0.01)" in md
+    # compared at the common step (200: every run's last eval) by the geometric mean over seeds
+    assert "LSTM: best lr 0.001 (loss / chance at step 200 0.0524)" in md
+    assert "RNN: best lr 0.0001 (loss / chance at step 200 0.995; tied with 0.001, 0.01)" in md
     assert "vanilla (standard)" in md and "0.001 (standard)" in md
     assert {"ablation_lr.png", "ablation_variant.png", "ablation_init.png"} <= {
         p.name for p in (tmp_path / "report" / "figures").glob("*.png")
     }
-    assert "Best learning rate by mean final loss / chance on copy at T=100" in " ".join(res.reading)
+    assert "Best learning rate by loss / chance at equal steps on copy at T=100" in " ".join(res.reading)
     # Arjovsky et al. measured copy at T=100: LSTM beats the baseline, the tanh RNN sits on it.
     arj = [line for line in md.splitlines() if line.startswith("| copy, T=100 |")]
     assert any("| LSTM |" in line and line.endswith("| yes |") for line in arj), arj
@@ -510,13 +527,13 @@ def test_section_numbers_follow_position(tmp_path):
     build_report(root, tmp_path / "report", figures=False, section_list=without)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "Gradient profiles" not in md
-    assert "## 3. Learning curves" in md and "## 5. Ablations" in md and "## 7. Reading" in md
-    assert "main comparison (sections 1-3, 6, 7)" in md  # the intro's references follow too
-    assert "the ablation tables of section 5" in md
+    assert "## 5. Learning curves" in md and "## 8. Ablations" in md and "## 10. Reading" in md
+    assert "main comparison (sections 1-5, 9, 10)" in md  # the intro's references follow too
+    assert "the ablation tables of section 8" in md
     swapped = (SECTIONS[1], SECTIONS[0], *SECTIONS[2:])
     build_report(root, tmp_path / "swapped", figures=False, section_list=swapped)
     md = (tmp_path / "swapped" / "report.md").read_text()
-    assert "## 1. Accuracy and loss against sequence length" in md and "## 2. Summary" in md
+    assert "## 1. Summary" in md and "## 2. Critical length" in md
 
 
 def test_a_factor_is_data(tmp_path):
@@ -532,7 +549,8 @@ def test_a_factor_is_data(tmp_path):
     blocks, notes, _ = render(a, tmp_path, draw=False)
     md = to_markdown(blocks)
     assert "### Batch size" in md and "| batch |" in md
-    assert "| copy | 30 | LSTM | 16 (standard) | 2/2 |" in md and "| copy | 30 | LSTM | 64 | 0/2 |" in md
+    assert "| copy | 30 | LSTM | 16 (standard) | 2/2 [0.34, 1] |" in md
+    assert "| copy | 30 | LSTM | 64 | 0/2 [0, 0.66] |" in md
     assert "(lstm_variants, init, clip, lr, budget, batch)" in md
     assert not [n for n in notes if "could not be built" in n], notes
 
@@ -572,9 +590,10 @@ def test_figures_facet_through_seaborn(tmp_path, monkeypatch):
     root = tmp_path / "results"
     make_results(root)
     build_report(root, tmp_path / "report")
-    assert len(grids) == len(list((tmp_path / "report" / "figures").glob("*.png"))) == 4
+    assert len(grids) == len(list((tmp_path / "report" / "figures").glob("*.png"))) == 5
     assert all(g.mapped >= 1 for g in grids)
-    assert grids[0].axes.shape == (2, 3)  # headline: accuracy and loss rows, one column per task
+    assert grids[0].axes.shape == (2, 3)  # solve rate and loss rows, one column per task
+    assert grids[-1].axes.shape == (1, 3)  # the headline's critical length: one panel per task
     assert plt.get_fignums() == []
 
 
@@ -599,7 +618,7 @@ def test_report_reads_at_a_glance(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     html = (tmp_path / "report" / "report.html").read_text()
     assert md.index("**Smoke test: measures nothing.**") < md.index("## Headline") < md.index("## 1.")
-    assert "- [1. Summary](#1-summary)" in md and "- [References](#references)" in md
+    assert "- [2. Summary](#2-summary)" in md and "- [References](#references)" in md
     ids = set(re.findall(r'<h2 id="([^"]+)"', html))
     links = set(re.findall(r'<a href="#([^"]+)"', html))
     assert links and links <= ids
@@ -615,7 +634,7 @@ def test_gradient_profiles_that_never_fall_off_are_one_line_not_rows_of_dashes(t
     make_results(root, tasks=("recall",), seeds=(0, 1), lengths=(10, 60))
     build_report(root, tmp_path / "report", figures=False)
     md = (tmp_path / "report" / "report.md").read_text()
-    section = md[md.index("## 3. Gradient profiles") : md.index("## 4.")]
+    section = md[md.index("## 5. Gradient profiles") : md.index("## 6.")]
     rows = [line for line in section.splitlines() if line.startswith("| recall")]
     assert rows and all("| RNN |" in line for line in rows)  # only profiles that fall off get a row
     assert "median profiles (cell, time, state) stay above 1e-06" in section and "LSTM, GRU" in section

@@ -1,6 +1,6 @@
-"""The figure of one ablation factor: final loss / chance per arm, one panel per cell. One generic path for
-every factor: its axis (category or log), best-arm marking and labels come from the Factor. A seaborn
-FacetGrid, one column per cell."""
+"""The figure of one ablation factor: final loss / chance per arm, one panel per group (cell x init, or cell
+for the init factor: Ablation.key). One generic path for every factor: its axis (category or log),
+best-arm marking and labels come from the Factor. A seaborn FacetGrid, one column per group."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import seaborn as sns
 from matplotlib.lines import Line2D
 
 from bench.report.ablations import Ablation
-from bench.report.data import CELL, cell_name
 from bench.report.data import T as LEN
+from bench.report.data import arm_name
 from bench.report.doc import Figure, integer
 from bench.report.plotting import (
     CHANCE_STYLE,
@@ -38,7 +38,7 @@ def _arm_order(d_cell: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(d["arm"]))
 
 
-def _positions(s: pd.DataFrame, contexts: list[tuple], is_log: bool) -> pd.DataFrame:
+def _positions(s: pd.DataFrame, contexts: list[tuple], is_log: bool, key: str) -> pd.DataFrame:
     """The stats with x (the arm's value on a log axis, else its place in the cell's arm order), shifted a
     little per context so intervals at the same arm do not hide each other; k = the context's index."""
     k = pd.Series([contexts.index(c) for c in zip(s["task_label"], s[LEN], strict=True)], index=s.index)
@@ -47,10 +47,10 @@ def _positions(s: pd.DataFrame, contexts: list[tuple], is_log: bool) -> pd.DataF
         x = s["arm_x"].astype(float) * 10 ** (0.02 * off)
     else:
         place = pd.Series(np.nan, index=s.index)
-        for _cell, d in s.groupby(CELL, sort=False):
+        for _cell, d in s.groupby(key, sort=False):
             place[d.index] = d["arm"].map({arm: i for i, arm in enumerate(_arm_order(d))})
         x = place + 0.07 * off
-    return s.assign(k=k, x=x, y=s["ratio_mean"], lo=s["ratio_lo"], hi=s["ratio_hi"])
+    return s.assign(k=k, x=x, y=s["cmp_mean"], lo=s["cmp_lo"], hi=s["cmp_hi"])
 
 
 def _arms(data: pd.DataFrame, color: str, best: bool, label: str | None = None) -> None:
@@ -92,9 +92,9 @@ def _arm_axis(g: sns.FacetGrid, a: Ablation, cells: list[str]) -> None:
     (the standard arm starred), rotated."""
     s = a.stats
     for cell, ax in g.axes_dict.items():
-        d_cell = s[s[CELL] == cell]
+        d_cell = s[s[a.key] == cell]
         ax.axhline(1.0, **CHANCE_STYLE)
-        ax.set_title(cell_name(cell))
+        ax.set_title(arm_name(cell))
         if a.factor.axis == "log":
             ax.set_xscale("log")
             ax.set_xlabel(f"{a.factor.title.lower()} (dotted: standard)")
@@ -106,7 +106,7 @@ def _arm_axis(g: sns.FacetGrid, a: Ablation, cells: list[str]) -> None:
             ax.set_xticklabels([f"{arm}*" if arm in std else arm for arm in order], rotation=35, ha="right")
             ax.set_xlim(-0.6, len(order) - 0.4)
             ax.set_xlabel("")
-        ax.set_ylabel("final loss / chance loss" if cell == cells[0] else "")
+        ax.set_ylabel("loss / chance loss (equal steps)" if cell == cells[0] else "")
 
 
 @styled
@@ -115,18 +115,20 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
     was run at is one line (marker and line style), so the arms compare within and across contexts."""
     s = a.stats
     contexts = list(dict.fromkeys(zip(s["task_label"], s[LEN], strict=True)))
-    cells = _cells(s[CELL])
+    cells = _cells(s[a.key])
     is_log = a.factor.axis == "log"
-    n_arms = int(s.groupby(CELL)["arm"].nunique().max())
+    n_arms = int(s.groupby(a.key)["arm"].nunique().max())
     longest = int(s["arm"].str.len().max()) + 1
     # Arm names are rotated 35 degrees: room below for them, and on the left for the first one.
     below = 0.75 if is_log else 0.45 + 0.045 * min(longest, 40)
     left = 0.95 if is_log else max(0.95, 0.062 * min(longest, 40))
     w = max(3.2, 0.42 * n_arms + 1.0)
-    g = _facet(_positions(s, contexts, is_log), w, 2.8, col=CELL, col_order=cells, sharey=True)
+    g = _facet(
+        _positions(s, contexts, is_log, a.key), w, 2.8, col=a.key, col_order=cells, sharey=True, hue=a.key
+    )
     g.map_dataframe(_arms, best=bool(a.factor.best))
     _arm_axis(g, a, cells)
-    values = pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]])
+    values = pd.concat([s["cmp_mean"], s["cmp_lo"], s["cmp_hi"]])
     if _spans_decades(values, 1.5):
         _log_y(g.axes[0, 0], values)
     legend = _handles(a, cells, contexts)
@@ -134,7 +136,9 @@ def ablation(a: Ablation, outdir: Path) -> Figure:
         _place(g, w, 2.8, top=0.8, bottom=below, left=left, legend=legend),
         outdir,
         f"ablation_{a.factor.name}",
-        f"{a.factor.title}: final loss relative to chance per arm (mean over seeds, 95% t-interval), one "
-        f"line per task and length. An asterisk marks the standard arm (a dotted line the standard lr); "
+        f"{a.factor.title}: eval loss relative to chance per arm at the common step of its group (the "
+        f"largest eval step every run of the group reached; the final loss where no curves were recorded): "
+        f"geometric mean over seeds, 95% t-interval on the log; one line per task and length. An "
+        f"asterisk marks the standard arm (a dotted line the standard lr); "
         f"dashed: chance.",
     )

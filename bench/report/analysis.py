@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import pandas as pd
 
-from bench.report import matching, outcomes, profiles
+from bench.report import critical, matching, outcomes, paired, profiles, tuned
 from bench.report.ablations import Ablation, find_all
 from bench.report.data import Prepared, prepare
 from bench.report.factors import FACTORS, Factor, presets
@@ -33,6 +33,11 @@ class Analysis:
     literature: pd.DataFrame  # one row per comparison with a paper: its setup, our matching numbers, verdict
     microbench: pd.DataFrame | None
     notes: tuple[str, ...]  # what the analysis left out, and why
+    critical: pd.DataFrame  # critical length per (task, arm): critical.COLUMNS
+    pairs: pd.DataFrame  # paired tests per (task, length, pair of arms differing in one factor)
+    seeds: pd.DataFrame  # per-seed values of the main comparison (paired.SEED_COLUMNS)
+    tuning: pd.DataFrame  # the learning-rate grid of the tuning runs per (task, arm, rate): tuned.GRID
+    tuning_check: Mapping[str, object]  # whether the main runs used their arm's selected rate (tuned.check)
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -59,14 +64,14 @@ def analyse(
     p = prepare(res, presets(factors))
     notes = list(p.notes)
     empty = pd.DataFrame()
-    summary = _guard("summary", lambda: outcomes.summary(p.main), empty, notes)
+    summary = _guard("summary", lambda: outcomes.summary(p.main, p.curves), empty, notes)
     med = _guard("gradient profiles", lambda: profiles.medians(p.main, p.profile), empty, notes)
     fall = _guard("gradient fall-off", lambda: profiles.falloff(med), empty, notes)
     cm = _guard("learning curves", lambda: outcomes.curve_medians(p.main, p.curves), empty, notes)
     timed = not p.lacks("ms_per_step", "elements_per_s") and len(p.runs)
     cost = _guard("cost", lambda: outcomes.cost_frame(p.runs, p.main), empty, notes) if timed else empty
     abl, abl_notes = _guard(
-        "ablations", lambda: find_all(p.runs, p.main, factors, p.missing), ({}, []), notes
+        "ablations", lambda: find_all(p.runs, p.main, factors, p.missing, p.curves), ({}, []), notes
     )
     notes += abl_notes
     lit = _guard(
@@ -76,4 +81,12 @@ def analyse(
         notes,
     )
     abl = MappingProxyType(abl)
-    return Analysis(p, factors, summary, med, fall, cm, cost, abl, lit, microbench, tuple(notes))
+    crit = _guard("critical length", lambda: critical.critical(p.main), pd.DataFrame(), notes)
+    pairs = _guard("paired comparisons", lambda: paired.paired(p.main, p.curves), empty, notes)
+    seeds = _guard("per-seed table", lambda: paired.per_seed(p.main, p.curves), empty, notes)
+    grid = _guard("tuning grid", lambda: tuned.grid(p.runs), empty, notes)
+    check = _guard("tuning check", lambda: tuned.check(p.runs, p.main), {}, notes)
+    return Analysis(
+        p, factors, summary, med, fall, cm, cost, abl, lit, microbench, tuple(notes),
+        crit, pairs, seeds, grid, MappingProxyType(check),
+    )  # fmt: skip

@@ -9,12 +9,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.atomic import atomic_write_text
+from bench.atomic import StorageError, atomic_write_text
 from bench.report import papers, sections
 from bench.report.analysis import analyse
-from bench.report.data import CELL_ORDER, cell_name
+from bench.report.critical_figure import critical_figure
+from bench.report.critical_text import paragraph
+from bench.report.data import TUNE_SWEEP
 from bench.report.doc import Block, Bullets, Figure, Heading, Para, anchor, plural, to_markdown
 from bench.report.html import to_html
+from bench.report.paired import paired
+from bench.report.study_sections import PAIRS_CSV, PER_SEED_CSV
 from bench.results import load_results
 
 TITLE = "Vanilla RNN vs LSTM vs GRU on long-range-dependency tasks"
@@ -54,32 +58,47 @@ def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001
     if sweeps == {"smoke"}:
         smoke = "**Smoke test: measures nothing.** Every run comes from the `smoke` preset (tiny models, "
         out.append(Para(smoke + "tens of steps): this report checks the pipeline, not the cells."))
+    if len(a.main) and set(a.main["sweep"]) == {TUNE_SWEEP}:
+        out.append(
+            Para(
+                "**Tuning runs only:** these results hold no main-study runs; the main comparison is each "
+                "arm's tuning runs at its selected rate (tuning seeds, one length per task)."
+            )
+        )
     if n_skipped or n_incomplete:
         left = f"{plural(n_incomplete, 'incomplete run')} and {plural(n_skipped, 'unreadable file')}"
         out.append(Para(f"**Partial results:** {left} were left out (see Notes)."))
     return out
 
 
-def headline(said: list[str], main: pd.DataFrame) -> list[Block]:
-    """The findings first: the reading's sentences on each task's longest length (generated from the
-    summary, like the rest of the reading), with the gate initialisation they depend on."""
-    top = [s for s in said if s.startswith("At T=") and "beat" in s]
-    if not top:
+def headline(a, figdir: Path, draw: bool, notes: list[str]) -> list[Block]:  # noqa: ANN001 - an Analysis
+    """The findings first: the critical length per arm (figure, figures/critical_length.png) and its
+    reading (one paragraph generated from the critical-length table, critical_text.py)."""
+    if a.critical.empty:
         return []
-    fb = main.groupby("cell.name")["cell.forget_bias"].agg(lambda v: ", ".join(sorted(set(map(str, v)))))
-    fb = fb.reindex([c for c in CELL_ORDER if c in fb.index] + [c for c in fb.index if c not in CELL_ORDER])
-    init = [f"{cell_name(c)} {v}" for c, v in fb.items() if v not in ("0.0", "n/a", "None")]
-    if init:
-        prior = (
-            " (chrono: Tallec & Ollivier's prior, built from the task's lag)"
-            if "chrono" in " ".join(init)
-            else ""
-        )
-        top.append(
-            f"These results hold with the gate biases of the main comparison: forget bias {', '.join(init)}"
-            f"{prior}; at PyTorch's default (0) see the initialisation ablation."
-        )
-    return [Heading("Headline", 2), Bullets(tuple(top))]
+    out: list[Block] = [Heading("Headline", 2)]
+    if draw:
+        try:
+            out.append(critical_figure(a.critical, figdir))
+        except StorageError:  # a figure that cannot be written fails the report, never a note
+            raise
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"critical-length figure could not be drawn: {type(e).__name__}: {e}")
+    return [*out, Para(paragraph(a.critical))]
+
+
+def write_tables(a, report_dir: Path) -> list[Path]:  # noqa: ANN001 - an Analysis
+    """The per-seed values and every paired comparison as CSV beside the report (none without runs)."""
+    paths = []
+    frames = {PER_SEED_CSV: a.seeds, PAIRS_CSV: paired(a.main, a.prepared.curves, every_pair=True)}
+    for name, df in frames.items():
+        path = report_dir / name
+        if a.runs.empty:
+            path.unlink(missing_ok=True)
+            continue
+        atomic_write_text(path, df.to_csv(index=False))
+        paths.append(path)
+    return paths
 
 
 def contents(blocks: list[Block]) -> Bullets:
@@ -131,7 +150,7 @@ def build_report(
         except Exception:  # noqa: BLE001 - the reading section has already said why
             said = []
         tail = [Heading("Notes: what was skipped and why"), Heading("References")]
-        blocks += banner(a, len(res.skipped), len(res.incomplete)) + headline(said, a.main)
+        blocks += banner(a, len(res.skipped), len(res.incomplete)) + headline(a, figdir, figures, notes)
         blocks += [contents([*body, *tail])]
         blocks += sections.intro(a, out, results_dir, len(res.skipped), len(res.incomplete)) + body
     blocks += [
@@ -139,7 +158,7 @@ def build_report(
         Bullets(tuple(notes)) if notes else Para("Nothing was skipped."),
     ]
     blocks += [Heading("References"), Bullets(tuple(papers.references()))]
-    written = write_report(blocks, report_dir)
+    written = write_report(blocks, report_dir) + write_tables(a, report_dir)
     drawn = {b.path for b in blocks if isinstance(b, Figure)}
     for stale in figdir.glob("*.png"):  # figures of an earlier build that this one did not draw
         if stale not in drawn:

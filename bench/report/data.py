@@ -29,8 +29,17 @@ CELL_ORDER = tuple(CELL_DEFS)  # cells as bench/cells/__init__.py registers them
 OTHER = ("run_id", "error", "solved", "config_json")
 TEXT = tuple(c for c in RUN_COLUMNS if RUN_TYPES[c] is str and c not in OTHER)
 NUMERIC = tuple(c for c in RUN_COLUMNS if RUN_TYPES[c] in (int, float) and c not in OTHER)
-# The axes of the main comparison: task (with its variant where it has several), length, cell.
-KEYS = ["task_label", T, CELL]
+# The arm of the main comparison: cell x initialisation ("lstm", "lstm+chrono", "rnn+orthogonal").
+CELL_INIT = "cell_init"
+# The axes of the main comparison: task (with its variant where it has several), length, arm (cell x init).
+KEYS = ["task_label", T, CELL_INIT]
+# The same per cell (arms pooled): the init ablation, whose arms are the inits themselves.
+CELL_KEYS = ["task_label", T, CELL]
+# Inits within a cell: PyTorch's default first, then the recommended ones; unknown labels after, by name.
+INIT_ORDER = ("default", "orthogonal", "fb1", "chrono")
+INIT_NAMES = {"fb1": "forget bias 1"}  # how an init label is written where the label is terse
+INIT_FIELDS = ("cell.forget_bias", "cell.recurrent_init")
+TUNE_SWEEP = "tune"  # tuning runs (bench/tuning.py): the tuning section's, never the main comparison's
 REQUIRED = ("run_id", TASK, T, CELL)
 # Outcome columns that may be empty in every run without being "missing" (nothing solved, diverged, ...).
 MAY_BE_EMPTY = ("steps_to_solve", "wall_s_to_solve", "diverged_at", "error", "sweep")
@@ -56,8 +65,26 @@ def rank(values: pd.Series, order: tuple[str, ...]) -> pd.Series:
     return values.map(lambda v: pos.get(v, len(order))).astype(int)
 
 
+def init_of(label: str) -> str:
+    """The init part of an arm label: 'lstm+chrono' -> 'chrono', 'lstm' -> 'default'."""
+    return label.split("+", 1)[1] if "+" in label else "default"
+
+
+def arm_order(labels: Iterable[str]) -> list[str]:
+    """Arm labels in the fixed order: cells as registered, within a cell default first then the
+    recommended inits (INIT_ORDER), unknown ones after by name."""
+    cells = {c: i for i, c in enumerate(CELL_ORDER)}
+    inits = {v: i for i, v in enumerate(INIT_ORDER)}
+
+    def key(a: str) -> tuple:
+        cell, init = a.split("+", 1)[0], init_of(a)
+        return (cells.get(cell, len(cells)), cell, inits.get(init, len(inits)), init)
+
+    return sorted(set(labels), key=key)
+
+
 def sort_frame(df: pd.DataFrame, extra: list[str] | None = None) -> pd.DataFrame:
-    """Sort by task (fixed order), length, cell (fixed order), then `extra` columns."""
+    """Sort by task (fixed order), length, cell (fixed order), arm (default init first), then `extra`."""
     tmp = df.copy()
     by: list[str] = []
     if "task_label" in tmp.columns:
@@ -68,14 +95,66 @@ def sort_frame(df: pd.DataFrame, extra: list[str] | None = None) -> pd.DataFrame
     if CELL in tmp.columns:
         tmp["_c"] = rank(tmp[CELL], CELL_ORDER)
         by += ["_c", CELL]
+    if CELL_INIT in tmp.columns:
+        pos = {a: i for i, a in enumerate(arm_order(tmp[CELL_INIT].astype(str)))}
+        tmp["_a"] = tmp[CELL_INIT].astype(str).map(pos)
+        by.append("_a")
     by += extra or []
     tmp = tmp.sort_values(by, kind="mergesort") if by else tmp
-    return tmp.drop(columns=[c for c in ("_t", "_c") if c in tmp.columns]).reset_index(drop=True)
+    return tmp.drop(columns=[c for c in ("_t", "_c", "_a") if c in tmp.columns]).reset_index(drop=True)
 
 
 def cell_name(cell: str) -> str:
     """How a cell is written in the report (RNN, LSTM, GRU)."""
     return cell.upper() if cell in CELL_ORDER else cell
+
+
+def arm_name(label: str) -> str:
+    """How an arm is written: 'LSTM' (PyTorch's default init), 'LSTM (chrono)', 'LSTM (forget bias 1)'."""
+    cell = label.split("+", 1)[0]
+    init = init_of(label)
+    if init == "default":
+        return cell_name(cell)
+    return f"{cell_name(cell)} ({' + '.join(INIT_NAMES.get(p, p) for p in init.split('+'))})"
+
+
+def _derived_init(runs: pd.DataFrame) -> pd.Series:
+    """The init label from the spec fields, for runs that did not record one: 'default', 'fb1', 'chrono',
+    'orthogonal', 'fb2+identity'."""
+
+    def one(fb: object, rec: object) -> str:
+        parts = []
+        if str(fb) == "chrono":
+            parts.append("chrono")
+        else:
+            v = pd.to_numeric(pd.Series([fb]), errors="coerce").iloc[0]
+            if pd.notna(v) and v != 0:
+                parts.append(f"fb{v:g}")
+        if str(rec) not in ("default", NA, "None", "nan"):
+            parts.append(str(rec))
+        return "+".join(parts) or "default"
+
+    fb, rec = text(runs["cell.forget_bias"]), text(runs["cell.recurrent_init"])
+    return pd.Series([one(a, b) for a, b in zip(fb, rec, strict=True)], index=runs.index, dtype=object)
+
+
+def cell_init(runs: pd.DataFrame) -> pd.Series:
+    """Each run's arm: its cell, and '+init' unless the init is PyTorch's default. The init is the label
+    the preset recorded (`init`), or derived from cell.forget_bias / cell.recurrent_init without one."""
+    recorded = text(runs["init"]) if "init" in runs.columns else pd.Series(NA, index=runs.index)
+    init = recorded.where(recorded != NA, _derived_init(runs))
+    label = text(runs[CELL]) + "+" + init
+    return label.where(init != "default", text(runs[CELL])).astype(object)
+
+
+def first_arms(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, length, cell), the rows of the cell's first arm in arm order: PyTorch's default init when
+    it ran (the setup a paper without an init of its own used), else the first recommended one."""
+    if df.empty or CELL_INIT not in df.columns:
+        return df
+    pos = {a: i for i, a in enumerate(arm_order(df[CELL_INIT].astype(str)))}
+    first = df[CELL_INIT].map(pos).groupby([df[k] for k in CELL_KEYS]).transform("min")
+    return df[df[CELL_INIT].map(pos) == first]
 
 
 def config_without(runs: pd.DataFrame, fields: Iterable[str]) -> pd.Series:
@@ -102,6 +181,9 @@ def _normalise(runs: pd.DataFrame) -> pd.DataFrame:
     runs["solved"] = recorded.where(recorded.notna(), runs["steps_to_solve"].notna()).astype(bool)
     loss = runs["final_loss"].replace([np.inf, -np.inf], np.nan)
     runs["loss_ratio"] = (loss / runs["chance_loss"]).replace([np.inf, -np.inf], np.nan)
+    # Solved, for the report: the solve criterion reached and the final loss below chance (where known).
+    below = (runs["loss_ratio"] < 1) | runs["loss_ratio"].isna() & runs["final_loss"].notna()
+    runs["solved_ok"] = runs["solved"] & below & (runs["status"] != "failed")
     runs[T] = runs[T].astype(int)
     return runs
 
@@ -113,8 +195,12 @@ def _task_labels(runs: pd.DataFrame) -> pd.Series:
 
 
 def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataFrame:
-    """The main comparison: per (task, seq_len, cell) the configuration (config_id) with the standard
-    variant, run outside an ablation preset, with the most runs, fused if there is a choice (ties: by id)."""
+    """The main comparison: per (task, seq_len, arm) the configuration (config_id) with the standard
+    variant, run outside an ablation preset, with the most runs, fused if there is a choice (ties: by id).
+    Tuning runs (their own seeds, several rates per arm) are left out; with nothing else, each arm's tuning
+    runs at its selected rate (bench.tuning's rule) stand in."""
+    tune = runs["sweep"] == TUNE_SWEEP
+    runs = runs[~tune] if (~tune).any() else selected_rates(runs)
     r = runs.assign(
         cfg=runs["config_id"],
         _std=runs[VARIANT].isin((*STANDARD_VARIANTS, NA)),
@@ -144,6 +230,15 @@ def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataF
     return sort_frame(main[~dup], extra=["seed", "run_id"])
 
 
+def selected_rates(runs: pd.DataFrame) -> pd.DataFrame:
+    """The tuning runs at each arm's selected rate (bench.tuning.scores, rank 1)."""
+    from bench.tuning import ARM, scores
+
+    best = scores(runs)
+    best = best[best["rank"] == 1][[*ARM, "train.lr"]]
+    return runs.merge(best, on=[*ARM, "train.lr"], how="inner") if len(best) else runs
+
+
 def _usable(runs: pd.DataFrame, missing: set[str], notes: list[str]) -> pd.DataFrame:
     lacking = [c for c in REQUIRED if c in missing]
     if lacking and len(runs):
@@ -166,6 +261,7 @@ def prepare(res: Results, ablation_presets: tuple[str, ...] = presets(FACTORS)) 
     runs = runs.reindex(columns=[*runs.columns, *sorted(missing)])
     runs = _normalise(_usable(runs, missing, notes))
     runs["task_label"] = _task_labels(runs) if len(runs) else pd.Series(dtype=object)
+    runs[CELL_INIT] = cell_init(runs) if len(runs) else pd.Series(dtype=object)
     runs = sort_frame(runs, extra=["seed", "run_id"])
     # Columns that exist but are empty for every run (e.g. no run wrote peak memory) count as missing too;
     # a spec column never does (an unset optional field, e.g. cell.budget, is a value).

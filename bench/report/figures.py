@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
 from bench.report.ablation_figure import ablation
-from bench.report.data import CELL, IMPL, cell_name
+from bench.report.data import CELL_INIT, IMPL, arm_name
 from bench.report.data import T as LEN
 from bench.report.doc import Figure, integer, num
 from bench.report.plotting import (
@@ -38,69 +38,71 @@ from bench.report.plotting import (
 __all__ = ["ablation", "cost", "headline", "learning_curves", "profiles"]
 
 
-def _headline_frame(s: pd.DataFrame, cells: list[str], ratio_log: bool) -> pd.DataFrame:
-    """Long form for the headline: one row per (task, length, cell, metric) with a dodged x, the mean as y
-    and its interval [lo, hi], clipped to [0, 1] for accuracy and above 0 for the loss ratio on a log axis
-    (a t-interval over 2-3 seeds can reach far outside either)."""
+def _compared_ratio(s: pd.DataFrame) -> pd.DataFrame:
+    """Loss / chance as the arms are compared: at the common step (eq_ratio_*), else the final one."""
+    eq = s["eq_ratio_mean"].notna()
+    return pd.DataFrame({c: s[f"eq_ratio_{c}"].where(eq, s[f"ratio_{c}"]) for c in ("mean", "lo", "hi")})
+
+
+def _headline_frame(s: pd.DataFrame, cells: list[str]) -> pd.DataFrame:
+    """Long form for the headline: one row per (task, length, arm, metric) with a dodged x, y and its
+    interval [lo, hi]: the solve rate with Wilson's interval (inside [0, 1]) and loss / chance at the
+    common step with the back-transformed t-interval of its log (above 0)."""
+    r = _compared_ratio(s)
     parts = []
-    for (_task, cell), d in s.groupby(["task_label", CELL], sort=False):
+    for (_task, cell), d in s.groupby(["task_label", CELL_INIT], sort=False):
         lengths = s.loc[s["task_label"] == _task, LEN].to_numpy(dtype=float)
         width = float(np.ptp(lengths)) if len(lengths) else 1.0
         x = _dodge(
             d[LEN].to_numpy(dtype=float), cells.index(cell), len(cells), _spans_decades(lengths), width
         )
-        floor = d["ratio_mean"][d["ratio_mean"] > 0].min() / 10 if ratio_log else -np.inf
-        acc = d.assign(
-            metric="acc", x=x, y=d["acc_mean"], lo=d["acc_lo"].clip(0, 1), hi=d["acc_hi"].clip(0, 1)
-        )
-        ratio = d.assign(metric="ratio", x=x, y=d["ratio_mean"], lo=d["ratio_lo"].clip(lower=floor))
-        parts += [acc, ratio.assign(hi=d["ratio_hi"])]
+        rate = d["n_solved"] / d["n"].where(d["n"] > 0)
+        parts.append(d.assign(metric="solved", x=x, y=rate, lo=d["solved_lo"], hi=d["solved_hi"]))
+        rr = r.loc[d.index]
+        parts.append(d.assign(metric="ratio", x=x, y=rr["mean"], lo=rr["lo"], hi=rr["hi"]))
     return pd.concat(parts, ignore_index=True)
 
 
 def _headline_axes(g: sns.FacetGrid, s: pd.DataFrame, tasks: list[str], ratio_log: bool) -> None:
     """Chance lines, scales, titles and labels of the headline's panels."""
-    ratios = pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]])
+    r = _compared_ratio(s)
+    ratios = pd.concat([r["mean"], r["lo"], r["hi"]])
     for j, task in enumerate(tasks):
         sub = s[s["task_label"] == task]
-        a_acc, a_loss = g.axes[0, j], g.axes[1, j]
-        chance = sub.groupby(LEN)["chance_accuracy"].median()
-        if chance.notna().any():
-            a_acc.plot(chance.index, chance.values, label="chance", **CHANCE_STYLE)
-        if sub["acc_mean"].isna().all():
-            text = "no accuracy recorded\nfor this task"
-            a_acc.text(0.5, 0.5, text, ha="center", va="center", transform=a_acc.transAxes, color="0.4")
+        a_rate, a_loss = g.axes[0, j], g.axes[1, j]
         a_loss.axhline(1.0, **CHANCE_STYLE)
         if ratio_log:
             _log_y(a_loss, ratios)
-        a_acc.set_ylim(-0.03, 1.03)
-        a_acc.set_title(task)
+        a_rate.set_ylim(-0.03, 1.03)
+        a_rate.set_title(task)
         a_loss.set_title("")
-        a_acc.set_ylabel("final accuracy (eval)" if j == 0 else "")
-        a_loss.set_ylabel("final loss / chance loss" if j == 0 else "")
-        for ax in (a_acc, a_loss):
+        a_rate.set_ylabel("seeds solved (fraction)" if j == 0 else "")
+        a_loss.set_ylabel("loss / chance at step S" if j == 0 else "")
+        for ax in (a_rate, a_loss):
             _length_axis(ax, sub[LEN].to_numpy(dtype=float))
 
 
 @styled
 def headline(s: pd.DataFrame, outdir: Path) -> Figure:
-    """Final accuracy and final loss / chance against length: one column per task, one line per cell."""
+    """Solve rate and loss / chance at equal steps against length: one column per task, one line per arm."""
     tasks = _tasks(s)
-    cells = _cells(s[CELL])
+    cells = _cells(s[CELL_INIT])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
-    ratio_log = _spans_decades(pd.concat([s["ratio_mean"], s["ratio_lo"], s["ratio_hi"]]), 1.5)
-    long = _headline_frame(s, cells, ratio_log)
-    rows = ["acc", "ratio"]
+    r = _compared_ratio(s)
+    ratio_log = _spans_decades(pd.concat([r["mean"], r["lo"], r["hi"]]), 1.5)
+    long = _headline_frame(s, cells)
+    rows = ["solved", "ratio"]
     g = _facet(long, 3.9, 2.9, row="metric", col="task_label", row_order=rows, col_order=tasks, sharey="row")
     g.map_dataframe(_errorbars, marker="o", ms=4, capsize=3, lw=1.6)
     _headline_axes(g, s, tasks, ratio_log)
     return save(
         _place(g, 3.9, 2.9, top=0.8, legend=handles),
         outdir,
-        "accuracy_vs_length",
-        "Final accuracy (top) and final loss relative to chance (bottom, 1 = chance, lower is better) "
-        "against sequence length. Points: mean over seeds; bars: 95% t-interval (none with one seed), "
-        "clipped to [0, 1] for accuracy and above 0 for the loss ratio.",
+        "solved_vs_length",
+        "Fraction of seeds solved (top; Wilson 95% interval) and eval loss relative to chance at the common "
+        "step S of each task and length (bottom, 1 = chance, lower is better; geometric mean over seeds, "
+        "95% t-interval on the log; the final loss where no curves were recorded) against sequence length. "
+        "Hollow markers: PyTorch's default init; filled: the recommended inits.",
     )
 
 
@@ -165,18 +167,18 @@ def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
     tasks = _tasks(med)
     longest = med.groupby("task_label")[LEN].max()
     sub = med[med[LEN] == med["task_label"].map(longest)]
-    cells = _cells(sub[CELL])
+    cells = _cells(sub[CELL_INIT])
     pos = sub["median"][sub["median"] > 0]
     # Exact zeros are drawn two decades below the smallest positive value (kept inside float64's range).
     floor = 10.0 ** max(math.floor(math.log10(pos.min())) - 2, -300) if len(pos) else 1e-30
-    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL, row_order=tasks, col_order=cells, sharey=True)
+    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL_INIT, row_order=tasks, col_order=cells, sharey=True)
     g.map_dataframe(_profile_lines)
     g.map_dataframe(_underflow, floor=floor)
     for (task, cell), ax in g.axes_dict.items():
-        if sub[(sub["task_label"] == task) & (sub[CELL] == cell)].empty:
+        if sub[(sub["task_label"] == task) & (sub[CELL_INIT] == cell)].empty:
             ax.text(0.5, 0.5, "no profile", ha="center", va="center", transform=ax.transAxes)
         _log_y(ax)
-        ax.set_title(f"{cell_name(cell)}: {task}, T={integer(longest[task])}")
+        ax.set_title(f"{arm_name(cell)}: {task}, T={integer(longest[task])}")
         ax.set_xlabel("distance from scored position (steps)" if task == tasks[-1] else "")
         ax.set_ylabel("gradient norm (median)" if cell == cells[0] else "")
     g.axes[0, 0].set_ylim(bottom=floor / 5)
@@ -201,7 +203,7 @@ def learning_curves(cm: pd.DataFrame, outdir: Path) -> Figure:
     """Eval loss / chance against training step; rows = tasks, columns = lengths, one line per cell."""
     tasks = _tasks(cm)
     ncols = int(cm.groupby("task_label")[LEN].nunique().max())
-    cells = _cells(cm[CELL])
+    cells = _cells(cm[CELL_INIT])
     handles = _cell_handles(cells, [Line2D([], [], label="chance", **CHANCE_STYLE)])
     # Columns are the task's lengths in order: the first column holds each task's shortest.
     cm = cm.assign(length_rank=cm.groupby("task_label")[LEN].rank(method="dense").astype(int) - 1)
@@ -243,7 +245,7 @@ def _cost_lines(data: pd.DataFrame, color: str, impls: list[str], label: str | N
 def cost(c: pd.DataFrame, outdir: Path) -> Figure:
     """ms per step and elements per second against length, per cell (colour) and implementation (style)."""
     tasks = _tasks(c)
-    cells = _cells(c[CELL])
+    cells = _cells(c[CELL_INIT])
     impls = sorted(c[IMPL].unique(), key=lambda i: (i not in IMPL_STYLE, i))
     handles = _cell_handles(
         cells, [Line2D([], [], color="0.3", ls=IMPL_STYLE.get(i, "-."), label=i) for i in impls]

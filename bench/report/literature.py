@@ -42,7 +42,7 @@ def tcn_table(lit: pd.DataFrame) -> tuple[Table, list[str]]:
         "Published",
         "Published baseline",
         "Their setup",
-        "Ours: final loss, mean [95% CI]",
+        "Ours: final loss, geometric mean [95% CI]",
         "Ours: chance loss",
         "Ours: loss / chance",
         "Ours beats chance",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.ablations import Ablation, clearly
-from bench.report.data import CELL, CELL_ORDER, KEYS, TASK, sort_frame
+from bench.report.data import CELL, CELL_ORDER, KEYS, TASK, first_arms, sort_frame
 from bench.report.data import T as LEN
 from bench.report.papers import ADDING_BASELINE, ARJOVSKY, HOCHREITER_TABLE7, TCN_TABLE1, copy_baseline
 
@@ -96,6 +96,7 @@ def _cell_rank(c: str) -> tuple[int, str]:
 
 def hochreiter_rows(main: pd.DataFrame) -> list[dict]:
     """Hochreiter & Schmidhuber 1997 Table 7 beside our training sequences to solve."""
+    main = first_arms(main)  # one arm per cell: PyTorch's default init when it ran
     m = main[(main[TASK] == "adding") & main["task_variant"].map(_is_hs) & (main["status"] != "failed")]
     m = m.assign(seqs=m["steps_to_solve"] * m["train.batch_size"])
     rows = []
@@ -182,7 +183,9 @@ def _claim(kind: str, rows: list[dict]) -> list[dict]:
 
 def literature(summary: pd.DataFrame, main: pd.DataFrame, abl: dict[str, Ablation]) -> pd.DataFrame:
     """Every comparison of the literature section, one row each, in the order the section shows them."""
-    s = sort_frame(summary) if len(summary) else pd.DataFrame(columns=[*KEYS, TASK, "task_variant"])
+    # one arm per cell (PyTorch's default init when it ran): the papers' setups have no init of ours
+    empty = pd.DataFrame(columns=[*KEYS, CELL, TASK, "task_variant"])
+    s = first_arms(sort_frame(summary)) if len(summary) else empty
     rows = tcn_rows(s) + arjovsky_rows(s) + hochreiter_rows(main)
     rows += _claim("tallec2018", tallec_rows(abl)) + _claim("greff2017", greff_rows(abl))
     rows += _claim("jozefowicz2015", jozefowicz_rows(s, abl))

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.data import CELL, IMPL, KEYS, TASK, config_without, sort_frame
-from bench.report.stats import mean_ci
+from bench.report.data import CELL, CELL_INIT, IMPL, KEYS, TASK, arm_order, config_without, sort_frame
+from bench.report.equal import equal_steps
+from bench.report.stats import log_ci, wilson, wilson_mean
 
-# "Beats chance": mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper end of the
-# 95% t-interval of the loss below chance. Stated in the report next to every use.
+# "Beats chance": geometric mean final loss below BEAT_RATIO x chance loss, and (with >= 2 seeds) the upper
+# end of its 95% interval (t on the log) below chance. Stated in the report next to every use.
 BEAT_RATIO = 0.9
 NEAR_RATIO = 1.1
 # Cost medians never pool runs made on different devices or with different thread counts.
@@ -28,18 +29,49 @@ def verdicts(ratio_mean: pd.Series, ratio_hi: pd.Series, n: pd.Series) -> pd.Ser
     return out
 
 
-def _stat(df: pd.DataFrame, keys: list[str], col: str, prefix: str) -> pd.DataFrame:
-    return mean_ci(df, keys, col).add_prefix(prefix + "_")
+# (column, prefix, interval): accuracies in [0, 1] get Wilson's interval of the mean, positive losses and
+# loss ratios a t-interval on the log (geometric mean), so no interval leaves its variable's range.
+STATS = (
+    ("final_accuracy", "acc", wilson_mean),
+    ("final_loss", "loss", log_ci),
+    ("loss_ratio", "ratio", log_ci),
+    ("eq_acc", "eq_acc", wilson_mean),
+    ("eq_ratio", "eq_ratio", log_ci),
+)
 
 
-def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per group: run counts by status, solve rate, accuracy / loss / loss-ratio mean and 95% interval,
-    median steps to solve, chance levels, and the chance verdict. Failed runs count only as failed."""
+def _intervals(out: pd.DataFrame, counted: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    for col, prefix, fn in STATS:
+        if len(counted) and col in counted.columns:
+            out = out.join(fn(counted, keys, col).add_prefix(prefix + "_"))
+        else:
+            out = out.assign(**{f"{prefix}_{s}": np.nan for s in ("n", "mean", "std", "lo", "hi")})
+    return out
+
+
+def with_equal_steps(runs: pd.DataFrame, curves: pd.DataFrame | None, common: list[str]) -> pd.DataFrame:
+    """`runs` with eq_step, eq_loss, eq_ratio, eq_acc: each run at its `common` group's common step."""
+    runs = runs.drop(columns=[c for c in ("eq_step", "eq_loss", "eq_ratio", "eq_acc") if c in runs.columns])
+    if curves is None or runs.empty:
+        return runs.assign(eq_step=np.nan, eq_loss=np.nan, eq_ratio=np.nan, eq_acc=np.nan)
+    return runs.merge(equal_steps(runs, curves, common), on="run_id", how="left")
+
+
+def outcome_stats(
+    runs: pd.DataFrame, keys: list[str], curves: pd.DataFrame | None = None, common: list[str] | None = None
+) -> pd.DataFrame:
+    """Per group (with its task and cell): run counts by status, solve rate with Wilson's interval, accuracy
+    / loss / loss-ratio means and 95% intervals at the end of each run's training and (with `curves`) at the
+    common step of the compared group `common` (default: the keys but the last), median steps to solve,
+    chance levels, and the chance verdict. Solved: the criterion reached with the final loss below chance
+    (`solved_ok`). Failed runs count only as failed."""
+    runs = with_equal_steps(runs, curves, common if common is not None else keys[:-1])
     st = runs["status"]
     base = runs.assign(_ok=st == "ok", _div=st == "diverged", _fail=st == "failed")
     g = base.groupby(keys, sort=True)
+    carry = {c: (c, "first") for c in (TASK, CELL) if c not in keys}  # constant within a group
     out = g.agg(
-        **{TASK: (TASK, "first")},
+        **carry,
         task_variant=("task_variant", "first"),
         n_ok=("_ok", "sum"),
         n_diverged=("_div", "sum"),
@@ -50,22 +82,21 @@ def outcome_stats(runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     )
     counted = base[~base["_fail"]]
     out["n"] = counted.groupby(keys).size().reindex(out.index, fill_value=0)
-    out["n_solved"] = counted.groupby(keys)["solved"].sum().reindex(out.index, fill_value=0)
-    solved = counted[counted["solved"]]
+    out["n_solved"] = counted.groupby(keys)["solved_ok"].sum().reindex(out.index, fill_value=0)
+    ci = [wilson(k, n) for k, n in zip(out["n_solved"], out["n"], strict=True)]
+    out["solved_lo"], out["solved_hi"] = [lo for lo, _ in ci], [hi for _, hi in ci]
+    solved = counted[counted["solved_ok"]]
     out["steps_to_solve"] = solved.groupby(keys)["steps_to_solve"].median().reindex(out.index)
-    for col, prefix in (("final_accuracy", "acc"), ("final_loss", "loss"), ("loss_ratio", "ratio")):
-        out = (
-            out.join(_stat(counted, keys, col, prefix))
-            if len(counted)
-            else out.assign(**{f"{prefix}_{s}": np.nan for s in ("n", "mean", "std", "lo", "hi")})
-        )
+    out["eq_step"] = counted.groupby(keys)["eq_step"].max().reindex(out.index)
+    out = _intervals(out, counted, keys)
     out["verdict"] = verdicts(out["ratio_mean"], out["ratio_hi"], out["ratio_n"])
     return out.reset_index()
 
 
-def summary(main: pd.DataFrame) -> pd.DataFrame:
-    """The summary statistics of the main comparison, one row per (task, seq_len, cell), sorted."""
-    return sort_frame(outcome_stats(main, KEYS)) if len(main) else pd.DataFrame()
+def summary(main: pd.DataFrame, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The summary statistics of the main comparison, one row per (task, seq_len, arm), sorted; losses and
+    accuracies compared at the common step of each (task, seq_len)."""
+    return sort_frame(outcome_stats(main, KEYS, curves)) if len(main) else pd.DataFrame()
 
 
 def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
@@ -86,7 +117,7 @@ def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
     out = (
         r.groupby(by, sort=True, dropna=False)
         .agg(
-            **{TASK: (TASK, "first")},
+            **{TASK: (TASK, "first"), CELL: (CELL, "first")},
             n=("run_id", "size"),
             ms_per_step=("ms_per_step", "median"),
             elements_per_s=("elements_per_s", "median"),
@@ -97,8 +128,12 @@ def cost_frame(runs: pd.DataFrame, main: pd.DataFrame) -> pd.DataFrame:
         )
         .reset_index()
     )
-    same = [k for k in by if k != CELL]
-    lstm = out[out[CELL] == "lstm"][[*same, "ms_per_step"]].rename(columns={"ms_per_step": "_lstm_ms"})
+    # against the LSTM at PyTorch's default init (else its first arm): the init does not change the cost
+    same = [k for k in by if k != CELL_INIT]
+    lstm = out[out[CELL] == "lstm"]
+    pos = {a: i for i, a in enumerate(arm_order(lstm[CELL_INIT]))}
+    lstm = lstm.assign(_a=lstm[CELL_INIT].map(pos)).sort_values("_a", kind="mergesort").drop_duplicates(same)
+    lstm = lstm[[*same, "ms_per_step"]].rename(columns={"ms_per_step": "_lstm_ms"})
     out = out.merge(lstm, on=same, how="left")
     out["vs_lstm"] = out["ms_per_step"] / out["_lstm_ms"]
     return sort_frame(out.drop(columns=["_lstm_ms"]), extra=[IMPL, *COST_APART])
@@ -110,7 +145,7 @@ def curve_medians(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     if curves.empty or not need <= set(curves.columns):
         return pd.DataFrame()
     c = curves[(curves["split"] == "eval") & (curves["metric"] == "loss")][["run_id", "step", "value"]]
-    c = c.merge(main[["run_id", *KEYS, TASK, "chance_loss"]], on="run_id", how="inner")
+    c = c.merge(main[["run_id", *KEYS, CELL, TASK, "chance_loss"]], on="run_id", how="inner")
     c = c.assign(
         ratio=pd.to_numeric(c["value"], errors="coerce") / c["chance_loss"],
         step=pd.to_numeric(c["step"], errors="coerce"),
@@ -118,6 +153,6 @@ def curve_medians(main: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     c = c[np.isfinite(c["ratio"]) & c["step"].notna()]
     if c.empty:
         return pd.DataFrame()
-    g = c.groupby([*KEYS, TASK, "step"], sort=True)["ratio"]
+    g = c.groupby([*KEYS, CELL, TASK, "step"], sort=True)["ratio"]
     out = g.agg(["median", "min", "max", "count"]).reset_index()
     return sort_frame(out, extra=["step"])

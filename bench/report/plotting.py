@@ -24,7 +24,16 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator  # noqa: E402
 
 from bench.atomic import atomic_path  # noqa: E402
-from bench.report.data import CELL, CELL_ORDER, TASK, TASK_ORDER, cell_name, rank  # noqa: E402
+from bench.report.data import (  # noqa: E402
+    CELL_INIT,
+    INIT_ORDER,
+    TASK,
+    TASK_ORDER,
+    arm_name,
+    arm_order,
+    init_of,
+    rank,
+)
 from bench.report.doc import Figure, integer, num  # noqa: E402
 
 # One colour per cell everywhere (seaborn's colour-blind palette), extra cells after them.
@@ -40,11 +49,26 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def color(cell: str) -> str:
-    """The fixed colour of a cell, the same in every figure."""
-    if cell in PALETTE:
-        return PALETTE[cell]
-    return _EXTRA[sum(map(ord, cell)) % len(_EXTRA)]  # stable, unlike hash()
+def _mix(hex_color: str, other: tuple[float, float, float], t: float) -> str:
+    rgb = matplotlib.colors.to_rgb(hex_color)
+    return matplotlib.colors.to_hex(tuple((1 - t) * a + t * b for a, b in zip(rgb, other, strict=True)))
+
+
+def color(arm: str) -> str:
+    """The fixed colour of an arm, the same in every figure: one hue per cell, a shade per init (PyTorch's
+    default init pale, the recommended inits full and darker in INIT_ORDER, others greyed)."""
+    cell, init = arm.split("+", 1)[0], init_of(arm)
+    base = PALETTE.get(cell) or _EXTRA[sum(map(ord, cell)) % len(_EXTRA)]  # stable, unlike hash()
+    if init == "default":
+        return _mix(base, (1.0, 1.0, 1.0), 0.45)
+    if init not in INIT_ORDER:  # an init outside the study's: greyed, a shade per name
+        return _mix(base, (0.5, 0.5, 0.5), 0.3 + 0.1 * (sum(map(ord, init)) % 4))
+    return _mix(base, (0.0, 0.0, 0.0), 0.25 * (INIT_ORDER.index(init) - 1))
+
+
+def hollow(arm: str) -> bool:
+    """Default-init arms are drawn with hollow markers, the recommended inits with filled ones."""
+    return init_of(str(arm)) == "default"
 
 
 def _rc() -> dict:
@@ -141,15 +165,16 @@ def _facet(
     col_order: list | None = None,
     hue_order: list[str] | None = None,
     sharey: bool | str = False,
+    hue: str = CELL_INIT,
 ) -> sns.FacetGrid:
-    """A seaborn FacetGrid of axes `w` x `h` inches, one colour per cell (hue), no shared x-axis, all
-    spines kept; `_place` lays it out once it is drawn."""
-    hue_order = hue_order if hue_order is not None else _cells(data[CELL])
+    """A seaborn FacetGrid of axes `w` x `h` inches, one colour per arm (hue: cell x init, or the cell), no
+    shared x-axis, all spines kept; `_place` lays it out once it is drawn."""
+    hue_order = hue_order if hue_order is not None else _cells(data[hue])
     return sns.FacetGrid(
         data,
         row=row,
         col=col,
-        hue=CELL,
+        hue=hue,
         row_order=row_order,
         col_order=col_order,
         hue_order=hue_order,
@@ -225,12 +250,13 @@ def _errorbars(data: pd.DataFrame, color: str, label: str | None = None, **style
     bootstrap, so the same data draws the same figure); nothing when `y` is missing throughout."""
     if data["y"].notna().any():
         yerr = _yerr(data["y"], data["lo"], data["hi"])
-        plt.gca().errorbar(data["x"], data["y"], yerr=yerr, color=color, **style)
+        face = {"mfc": "white", "mew": 1.3} if label is not None and hollow(label) else {}
+        plt.gca().errorbar(data["x"], data["y"], yerr=yerr, color=color, **face, **style)
 
 
 def _cells(values: pd.Series) -> list[str]:
-    """The cells present, in the fixed order (unknown cells after, by name)."""
-    return sorted(set(values), key=lambda c: (CELL_ORDER.index(c) if c in CELL_ORDER else len(CELL_ORDER), c))
+    """The arms (or cells) present, in the fixed order (data.arm_order: unknown ones after, by name)."""
+    return arm_order(str(v) for v in values)
 
 
 def _tasks(df: pd.DataFrame) -> list[str]:
@@ -239,5 +265,8 @@ def _tasks(df: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(u["task_label"]))
 
 
-def _cell_handles(cells: list[str], extra: list[Line2D] | None = None) -> list[Line2D]:
-    return [Line2D([], [], color=color(c), marker="o", label=cell_name(c)) for c in cells] + (extra or [])
+def _cell_handles(arms: list[str], extra: list[Line2D] | None = None) -> list[Line2D]:
+    """Legend entries of the arms (or cells): colour and marker face as drawn."""
+    face = lambda a: {"mfc": "white"} if hollow(a) else {}  # noqa: E731
+    arms_ = [Line2D([], [], color=color(a), marker="o", label=arm_name(a), **face(a)) for a in arms]
+    return arms_ + (extra or [])

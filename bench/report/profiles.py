@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.data import KEYS, TASK, sort_frame
+from bench.report.data import CELL, KEYS, TASK, sort_frame
 
 FALLOFF = 1e-6  # "has vanished": below this fraction of the norm at the scored position
 NEEDED = ("run_id", "step", "layer", "distance", "state", "grad_norm")
 
 
 def medians(main: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
-    """Median grad_norm over seeds per (task, seq_len, cell, phase, state, distance), top layer only.
+    """Median grad_norm over seeds per (task, seq_len, arm, phase, state, distance), top layer only.
     phase 'init' is step 0; 'trained' is each run's last profiled step (when later than 0)."""
     if profile.empty or not set(NEEDED) <= set(profile.columns):
         return pd.DataFrame()
@@ -21,7 +21,7 @@ def medians(main: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
     for c in ("step", "layer", "distance", "grad_norm"):
         p[c] = pd.to_numeric(p[c], errors="coerce")
     p = p.dropna(subset=["step", "layer", "distance"])
-    p = p.merge(main[["run_id", *KEYS, TASK]], on="run_id", how="inner")
+    p = p.merge(main[["run_id", *KEYS, CELL, TASK]], on="run_id", how="inner")
     if p.empty:
         return pd.DataFrame()
     by_run = p.groupby("run_id")
@@ -30,7 +30,7 @@ def medians(main: pd.DataFrame, profile: pd.DataFrame) -> pd.DataFrame:
     last = p.groupby("run_id")["step"].transform("max")
     p["phase"] = np.where(p["step"] == 0, "init", np.where((p["step"] == last) & (last > 0), "trained", ""))
     p = p[p["phase"] != ""]
-    g = p.groupby([*KEYS, TASK, "phase", "state", "distance"], sort=True)["grad_norm"]
+    g = p.groupby([*KEYS, CELL, TASK, "phase", "state", "distance"], sort=True)["grad_norm"]
     out = g.agg(median="median", n="count").reset_index()
     out["distance"] = out["distance"].astype(int)
     return sort_frame(out, extra=["phase", "state", "distance"])
@@ -41,7 +41,7 @@ def falloff(med: pd.DataFrame) -> pd.DataFrame:
     median falls below FALLOFF of it, the first distance where it is exactly 0, and the distances profiled."""
     if med.empty:
         return pd.DataFrame()
-    grp = [*KEYS, TASK, "phase", "state"]
+    grp = [*KEYS, CELL, TASK, "phase", "state"]
     m = med.sort_values([*grp, "distance"], kind="mergesort")
     g = m.groupby(grp, sort=True)
     ref = g["median"].transform("first")

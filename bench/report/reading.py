@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.ablations import Ablation, best_arms, clearly
-from bench.report.data import CELL, IMPL, cell_name, sort_frame
+from bench.report.data import CELL, CELL_INIT, IMPL, arm_name, cell_name, sort_frame
 from bench.report.data import T as LEN
 from bench.report.doc import integer, num, ratio
 from bench.report.outcomes import COST_APART
@@ -16,7 +16,9 @@ MAX_PER_FACTOR = 3
 
 
 def names(items: list[str]) -> str:
-    """'A', 'A and B', 'A, B and C'."""
+    """'A', 'A and B', 'A, B and C' ('' for none)."""
+    if not items:
+        return ""
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
@@ -44,7 +46,7 @@ def length_sentence(rows: pd.DataFrame) -> str:
         g = rows[rows["verdict"] == verdict]
         if g.empty:
             continue
-        who = names([cell_name(c) for c in g[CELL]])
+        who = names([arm_name(c) for c in g[CELL_INIT]])
         if tail is None:
             parts.append(f"{who} {_verb(len(g), one, many)}")
             continue
@@ -59,11 +61,11 @@ def length_sentence(rows: pd.DataFrame) -> str:
 
 
 def task_sentence(rows: pd.DataFrame) -> str:
-    """Up to which length each cell beats chance on one task."""
+    """Up to which length each arm beats chance on one task."""
     task = rows["task_label"].iloc[0]
     lengths = sorted(rows[LEN].unique())
     parts = []
-    for cell, g in rows.groupby(CELL, sort=False):
+    for cell, g in rows.groupby(CELL_INIT, sort=False):
         ran = sorted(g[LEN])
         won = sorted(g.loc[g["verdict"] == "beats", LEN])
         if not won:
@@ -76,9 +78,7 @@ def task_sentence(rows: pd.DataFrame) -> str:
             where = "at T=" + ", ".join(integer(t) for t in won) + " only"
         if ran != lengths:
             where += " (run at T=" + ", ".join(integer(t) for t in ran) + ")"
-        parts.append(f"{cell_name(cell)} {where}")
-    first, rest = parts[0].split(" ", 1)
-    parts[0] = f"{first} beats chance {rest}"
+        parts.append(f"{arm_name(cell)} beats chance {where}" if not parts else f"{arm_name(cell)} {where}")
     return f"On {task} (T = {', '.join(integer(t) for t in lengths)}): " + "; ".join(parts) + "."
 
 
@@ -109,12 +109,12 @@ def gradient_sentences(fall: pd.DataFrame) -> list[str]:
             p = p[p[LEN] == T]
             said: dict[str, list[str]] = {}  # same finding -> the cells it holds for
             cell_state = []
-            for cell, q in p.groupby(CELL, sort=False):
+            for cell, q in p.groupby(CELL_INIT, sort=False):
                 h, c = q[q["state"] == "h"], q[q["state"] == "c"]
                 if len(h):
-                    said.setdefault(_falloff_text(h.iloc[0]), []).append(cell_name(cell))
+                    said.setdefault(_falloff_text(h.iloc[0]), []).append(arm_name(cell))
                 if len(c):
-                    cell_state.append(f"; the {cell_name(cell)}'s ||dL/dc_t||: {_falloff_text(c.iloc[0])}")
+                    cell_state.append(f"; the {arm_name(cell)}'s ||dL/dc_t||: {_falloff_text(c.iloc[0])}")
             parts = [f"{part} for {names(cells)}" for part, cells in said.items()]
             if parts:
                 out.append(
@@ -158,6 +158,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
     if len(groups):
         task, T = max(groups.index, key=lambda k: k[1])  # the first task in report order among the longest
         g = c[(c["task_label"] == task) & (c[LEN] == T) & (c[CELL] != "lstm")]
+        g = g.drop_duplicates(CELL)  # the init does not change the cost: one arm per cell (default first)
         here = (runs["task_label"] == task) & (runs[LEN] == T) & _same_setting(runs, device, threads)
         parts = [f"{cell_name(r[CELL])} takes {num(r['vs_lstm'], 2)}x" for _, r in g.iterrows()]
         kernels = sorted({k for k in g["kernel"] if k and k != impl} | {k for k in c["kernel"] if k != impl})
@@ -167,7 +168,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
             f"on {_device(runs[here])}): {names(parts)} the LSTM's."
         )
     both = cost.pivot_table(
-        index=["task_label", LEN, CELL], columns=IMPL, values="ms_per_step", aggfunc="first", sort=False
+        index=["task_label", LEN, CELL_INIT], columns=IMPL, values="ms_per_step", aggfunc="first", sort=False
     )
     if {"fused", "explicit"} <= set(both.columns):
         r = (both["explicit"] / both["fused"]).dropna()
@@ -175,7 +176,7 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
             T = max(t for _, t, _ in r.index)
             task = next(k for k, t, _ in r.index if t == T)
             r = r[[k == task and t == T for k, t, _ in r.index]]
-            parts = [f"{num(v, 2)}x for {cell_name(cell)}" for (_, _, cell), v in r.items()]
+            parts = [f"{num(v, 2)}x for {arm_name(cell)}" for (_, _, cell), v in r.items()]
             out.append(
                 f"At T={integer(T)} on {task}, the explicit implementation's time per step "
                 f"is {names(parts)} the fused one's."
@@ -184,10 +185,14 @@ def cost_sentences(cost: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
 
 
 def _arms(rows: pd.DataFrame, most: int = 4) -> str:
-    items = [f"{r['arm']} ({ratio(r['ratio_mean'])})" for _, r in rows.head(most).iterrows()]
+    items = [f"{r['arm']} ({ratio(r['cmp_mean'])})" for _, r in rows.head(most).iterrows()]
     if len(rows) > most:
         items.append(f"{len(rows) - most} more")
     return names(items)
+
+
+def _step(step: float) -> str:
+    return "" if pd.isna(step) else f" at step {integer(step)}"
 
 
 def best_arm_sentences(a: Ablation) -> list[str]:
@@ -197,12 +202,12 @@ def best_arm_sentences(a: Ablation) -> list[str]:
     out = []
     for (task, T), g in b.groupby(["task_label", LEN], sort=False):
         parts = [
-            f"{cell_name(r[CELL])} {r['arm']} ({ratio(r['ratio_mean'])} of chance"
+            f"{arm_name(r[a.key])} {r['arm']} ({ratio(r['cmp_mean'])} of chance{_step(r['cmp_step'])}"
             + (f", tied with {r['tied']})" if r["tied"] else ")")
             for _, r in g.iterrows()
         ]
         out.append(
-            f"Best {a.factor.title.lower()} by mean final loss / chance on {task} at T={integer(T)}: "
+            f"Best {a.factor.title.lower()} by loss / chance at equal steps on {task} at T={integer(T)}: "
             f"{names(parts)}."
         )
     return out
@@ -210,9 +215,9 @@ def best_arm_sentences(a: Ablation) -> list[str]:
 
 def _clear_groups(a: Ablation) -> tuple[list[str], int]:
     """Per group: the arms clearly better / worse than the standard arm; and the groups with none."""
-    s = sort_frame(a.stats.dropna(subset=["ratio_mean"]), extra=["ratio_mean", "arm"])
+    s = sort_frame(a.stats.dropna(subset=["cmp_mean"]), extra=["cmp_mean", "arm"])
     clear, quiet = [], 0
-    for (task, T, cell), g in s.groupby(["task_label", LEN, CELL], sort=False):
+    for (task, T, cell), g in s.groupby(["task_label", LEN, a.key], sort=False):
         std = g[g["standard"]]
         if std.empty or len(g) < 2:
             continue
@@ -223,10 +228,10 @@ def _clear_groups(a: Ablation) -> tuple[list[str], int]:
         if better.empty and worse.empty:
             quiet += 1
             continue
-        text = f"on {task} at T={integer(T)}, {cell_name(cell)} (standard {st['arm']}: "
-        text += f"{ratio(st['ratio_mean'])}) does better with {_arms(better)}" if len(better) else ""
+        text = f"on {task} at T={integer(T)}, {arm_name(cell)} (standard {st['arm']}: "
+        text += f"{ratio(st['cmp_mean'])}) does better with {_arms(better)}" if len(better) else ""
         if len(worse):
-            text += "; " if len(better) else f"{ratio(st['ratio_mean'])}) does "
+            text += "; " if len(better) else f"{ratio(st['cmp_mean'])}) does "
             text += f"worse with {_arms(worse)}"
         clear.append(text)
     return clear, quiet
@@ -245,14 +250,15 @@ def ablation_sentences(abl: dict[str, Ablation]) -> list[str]:
         if not clear:
             out.append(
                 f"{title}: no arm is clearly better or worse than the standard arm in any of the "
-                f"{quiet} task / length / cell groups (clearly: 95% intervals of final loss / chance apart)."
+                f"{quiet} task / length / arm groups (clearly: 95% intervals of loss / chance at equal steps "
+                "apart)."
             )
             continue
         more = len(clear) - MAX_PER_FACTOR
         text = "; ".join(clear[:MAX_PER_FACTOR]) + (f"; and {more} more groups like this" if more > 0 else "")
         if quiet:
             text += f"; no clear difference in {quiet} other groups"
-        out.append(f"{title} (final loss / chance; clearly = 95% intervals apart): {text}.")
+        out.append(f"{title} (loss / chance at equal steps; clearly = 95% intervals apart): {text}.")
     return out
 
 

@@ -4,52 +4,19 @@ why); it never writes into state that a later section reads."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from bench.atomic import StorageError
-from bench.report import figures, literature, reading, tables
+from bench.report import figures, literature, reading, study_sections, tables
 from bench.report.ablations import best_arms
 from bench.report.analysis import Analysis
-from bench.report.data import CELL, TASK, cell_name, sort_frame
+from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
+from bench.report.part import Out, Part, skip
 from bench.report.profiles import NEEDED
-
-
-@dataclass(frozen=True)
-class Part:
-    blocks: list[Block]
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Out:
-    """What a section needs besides the analysis: where figures go, and the numbers of the sections."""
-
-    figdir: Path
-    draw: bool  # draw figures (off for fast text-only builds)
-    numbers: Mapping[Callable, int]  # render function -> its section number
-
-    def ref(self, *fns: Callable) -> str:
-        """'section 6' / 'sections 1-4, 7, 8': the numbers of the sections rendered by `fns`."""
-        nums = sorted(self.numbers[f] for f in fns if f in self.numbers)
-        runs: list[list[int]] = []
-        for n in nums:
-            if runs and n == runs[-1][-1] + 1:
-                runs[-1].append(n)
-            else:
-                runs.append([n])
-        spans = [f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs]
-        return ("section " if len(nums) == 1 else "sections ") + ", ".join(spans) if nums else "no section"
-
-
-def skip(what: str, why: str, notes: list[str]) -> Para:
-    """Record a skipped item and return the sentence that says so in the report."""
-    notes.append(f"{what}: {why}")
-    return Para(f"*Skipped: {why}.*")
 
 
 def summary(a: Analysis, out: Out) -> Part:
@@ -69,20 +36,20 @@ def summary(a: Analysis, out: Out) -> Part:
         return Part([*blocks, skip("summary", "no runs in the main comparison", notes)], notes)
     blocks.append(
         Para(
-            "One configuration per task, length and cell (the main comparison: standard variant, outside "
-            "ablation presets, the most seeds). Final accuracy and loss are on held-out data at the end of "
-            "training; the chance columns are the best memoryless predictor's loss and accuracy. "
-            + tables.BEATS_DEFINITION
+            "One configuration per task, length and arm (the main comparison: an arm is a cell with its "
+            "initialisation; standard variant, outside ablation presets, the most seeds). Losses and "
+            "accuracies are on held-out data; the chance columns are the best memoryless predictor's loss "
+            "and accuracy. " + tables.BEATS_DEFINITION
         )
     )
     return Part([*blocks, tables.summary_table(a.summary)], notes)
 
 
 def headline(a: Analysis, out: Out) -> Part:
-    """Accuracy and loss / chance against length."""
+    """Solve rate and loss / chance at equal steps against length."""
     notes: list[str] = []
     if a.summary.empty:
-        return Part([skip("accuracy figure", "no summary to plot", notes)], notes)
+        return Part([skip("solve-rate figure", "no summary to plot", notes)], notes)
     return Part([figures.headline(a.summary, out.figdir)] if out.draw else [])
 
 
@@ -186,7 +153,7 @@ def ablations(a: Analysis, out: Out) -> Part:
             blocks.append(figures.ablation(ab, out.figdir))
         blocks.append(tables.ablation_table(ab))
         if ab.factor.best:
-            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name)))
+            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name, ab.key)))
     absent = [f.title for f in a.factors if f.name not in a.ablations]
     if absent:
         blocks.append(Para("Not present in these results: " + "; ".join(absent) + "."))
@@ -217,17 +184,29 @@ def sentences(a: Analysis) -> list[str]:
 Render = Callable[[Analysis, Out], Part]
 # The sections, in report order; their numbers come from this position.
 SECTIONS: tuple[tuple[str, Render], ...] = (
+    ("Critical length", study_sections.critical_section),
     ("Summary", summary),
-    ("Accuracy and loss against sequence length", headline),
+    ("Paired comparisons", study_sections.paired_section),
+    ("Solve rate and loss against sequence length", headline),
     ("Gradient profiles", gradients),
     ("Learning curves", curves),
     ("Cost", cost),
+    ("Learning-rate tuning", study_sections.tuning_section),
     ("Ablations", ablations),
     ("The literature side by side", literature_section),
     ("Reading", reading_section),
 )
 # The sections that show the main comparison (the intro names their numbers).
-MAIN_SECTIONS = (summary, headline, gradients, curves, literature_section, reading_section)
+MAIN_SECTIONS = (
+    study_sections.critical_section,
+    summary,
+    study_sections.paired_section,
+    headline,
+    gradients,
+    curves,
+    literature_section,
+    reading_section,
+)
 
 
 def _values(s: pd.Series) -> str:
@@ -260,6 +239,7 @@ def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete
         f"{t} (variant {v})" for t, v in zip(tasks["task_label"], tasks["task_variant"], strict=True)
     )
     cells = ", ".join(cell_name(c) for c in sort_frame(r[[CELL]].drop_duplicates())[CELL])
+    arms = ", ".join(arm_name(c) for c in arm_order(a.main[CELL_INIT])) if len(a.main) else "none"
     return [
         Para(
             f"Results from `{results_dir}`: {plural(len(r), 'run')} used ({integer(status.get('ok', 0))} ok, "
@@ -271,7 +251,8 @@ def intro(a: Analysis, out: Out, results_dir: Path, n_skipped: int, n_incomplete
         ),
         Para(
             f"Tasks: {task_list}. "
-            f"Cells: {cells}. 'Delayed recall' (task `recall`) is this project's name for the latch / "
+            f"Cells: {cells}. Arms of the main comparison (cell x initialisation; no bracket: PyTorch's "
+            f"default init): {arms}. 'Delayed recall' (task `recall`) is this project's name for the latch / "
             f"delayed-match family of tasks (Bengio, Simard, Frasconi 1994; Hochreiter & Schmidhuber 1997, "
             f"experiment 2): one symbol, a delay of T steps, then a cue at which the symbol must be recalled."
         ),

@@ -6,19 +6,45 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.report.ablations import Ablation
-from bench.report.data import CELL, CELL_ORDER, IMPL, VARIANT, T, cell_name, rank, sort_frame
+from bench.report.data import (
+    CELL,
+    CELL_INIT,
+    CELL_ORDER,
+    IMPL,
+    VARIANT,
+    T,
+    arm_name,
+    arm_order,
+    cell_name,
+    rank,
+    sort_frame,
+)
 from bench.report.doc import MISSING, Block, Para, Table, ci, integer, num, table
 from bench.report.outcomes import BEAT_RATIO, NEAR_RATIO
 from bench.report.profiles import FALLOFF
 
 BEATS_DEFINITION = (
-    f"A cell **beats chance** at a task and length when its mean final loss over seeds is below "
-    f"{BEAT_RATIO} × the task's chance loss and, with two or more seeds, the upper end of the 95% "
-    f"t-interval of that mean is below the chance loss (with one seed only the first condition is "
-    f"checked). Otherwise it **stays near chance** (mean within {BEAT_RATIO}–{NEAR_RATIO} × chance), "
+    f"An arm **beats chance** at a task and length when the geometric mean over seeds of its final loss / "
+    f"chance is below {BEAT_RATIO} and, with two or more seeds, the upper end of its 95% interval (t on "
+    f"the log, back-transformed) is below 1 (with one seed only the first condition is checked). "
+    f"Otherwise it **stays near chance** (mean within {BEAT_RATIO}–{NEAR_RATIO} × chance), "
     f"is **below chance but not reliably** (mean below {BEAT_RATIO} × chance, interval reaching chance), "
     f"or is **worse than chance** (mean above {NEAR_RATIO} × chance). Chance is the loss of the best "
-    f"memoryless predictor, stored with each run (`chance_loss`)."
+    f"memoryless predictor, stored with each run (`chance_loss`). This is each arm's own end of training "
+    f"(the full budget, or the step it solved at): a property of the arm, not a comparison."
+)
+# How every interval of the report is made (stated under the tables that show them).
+INTERVALS = (
+    "Intervals (95%): solve rates: Wilson's score interval on k/n; losses and loss / chance: geometric "
+    "mean over seeds with a t-interval on the log, back-transformed (never below 0); accuracies: Wilson's "
+    "interval on the mean over seeds with the seeds as trials (a mean of values in [0, 1] has variance at "
+    "most p(1-p)/n, so it is conservative and stays inside [0, 1])."
+)
+EQUAL_STEPS = (
+    "Equal steps: runs stop early at the solve criterion, so final losses are never compared; the loss "
+    "and accuracy columns read each run's eval loss and accuracy at the common step S of the compared "
+    "group (the largest eval step every run of the group reached; a diverged run that stopped before S "
+    "counts as infinitely bad). Solved runs are compared by solve rate and steps to solve."
 )
 
 
@@ -31,9 +57,23 @@ VERDICT_TEXT = {
 }
 
 
-def solve_rate(k: float, n: float) -> str:
-    """Solved seeds / seeds run, e.g. "2/3"."""
-    return f"{int(k)}/{int(n)}" if n else MISSING
+def solve_rate(k: float, n: float, lo: float | None = None, hi: float | None = None) -> str:
+    """Solved seeds / seeds run, e.g. "2/3", with its interval when given: "2/3 [0.21, 0.94]"."""
+    if not n:
+        return MISSING
+    return f"{int(k)}/{int(n)}" + ("" if lo is None or pd.isna(lo) else f" [{num(lo, 2)}, {num(hi, 2)}]")
+
+
+def rates(s: pd.DataFrame) -> list[str]:
+    """The solve-rate column with Wilson's intervals."""
+    cols = (s["n_solved"], s["n"], s["solved_lo"], s["solved_hi"])
+    return [solve_rate(*r) for r in zip(*cols, strict=True)]
+
+
+def cis(s: pd.DataFrame, prefix: str) -> list[str]:
+    """'mean [lo, hi]' per row for the statistics `prefix`_mean/lo/hi/n."""
+    cols = (s[f"{prefix}_mean"], s[f"{prefix}_lo"], s[f"{prefix}_hi"], s[f"{prefix}_n"])
+    return [ci(*r) for r in zip(*cols, strict=True)]
 
 
 def summary_table(s: pd.DataFrame) -> Table:
@@ -42,20 +82,17 @@ def summary_table(s: pd.DataFrame) -> Table:
         {
             "Task": s["task_label"],
             "T": s[T].map(integer),
-            "Cell": s[CELL].map(cell_name),
-            "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
-            "Final accuracy, mean [95% CI]": [
-                ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
-            ],
-            "Final loss, mean [95% CI]": [
-                ci(*r) for r in zip(s["loss_mean"], s["loss_lo"], s["loss_hi"], s["loss_n"], strict=True)
-            ],
-            "Loss / chance": s["ratio_mean"].map(num),
-            "Beats chance": [
+            "Arm": s[CELL_INIT].map(arm_name),
+            "Solved [95% CI]": rates(s),
+            "Median steps to solve": s["steps_to_solve"].map(integer),
+            "Step S": s["eq_step"].map(integer),
+            "Loss / chance at S [95% CI]": cis(s, "eq_ratio"),
+            "Accuracy at S [95% CI]": cis(s, "eq_acc"),
+            "Final loss / chance [95% CI]": cis(s, "ratio"),
+            "Beats chance (final)": [
                 VERDICT_TEXT[v] + (" (n=1)" if v == "beats" and n == 1 else "")
                 for v, n in zip(s["verdict"], s["ratio_n"], strict=True)
             ],
-            "Median steps to solve": s["steps_to_solve"].map(integer),
             "Chance loss": s["chance_loss"].map(num),
             "Chance accuracy": s["chance_accuracy"].map(num),
             "Diverged / failed": [
@@ -65,9 +102,10 @@ def summary_table(s: pd.DataFrame) -> Table:
     )
     return table(
         rows,
-        "Solved: seeds that reached the task's solve criterion / seeds run (failed runs "
-        "excluded). Intervals: 95% Student-t over seeds. Steps to solve: median over "
-        "solved seeds.",
+        "Solved: seeds that reached the task's solve criterion with the final loss below chance / seeds "
+        "run (failed runs excluded). Steps to solve: median over solved seeds. S: the common step of the "
+        "task and length (every arm compared there). Loss / chance and accuracy at S: geometric mean and "
+        "mean over seeds. " + EQUAL_STEPS + " " + INTERVALS,
     )
 
 
@@ -77,7 +115,7 @@ def cost_table(c: pd.DataFrame) -> Table:
         {
             "Task": c["task_label"],
             "T": c[T].map(integer),
-            "Cell": c[CELL].map(cell_name),
+            "Arm": c[CELL_INIT].map(arm_name),
             "Impl": [
                 i if k in (i, None) else f"{i} ({k})" for i, k in zip(c[IMPL], c["kernel"], strict=True)
             ],
@@ -170,11 +208,9 @@ def falloff_blocks(f: pd.DataFrame) -> list[Block]:
     out: list[Block] = [falloff_table(f[falls])] if falls.any() else []
     flat = f[~falls]
     if len(flat):
-        groups = flat.groupby(["task_label", T], sort=False)[CELL].agg(
-            lambda c: sorted(set(c), key=_cell_pos)
-        )
+        groups = flat.groupby(["task_label", T], sort=False)[CELL_INIT].agg(arm_order)
         where = "; ".join(
-            f"{task} T={integer(t)}: {', '.join(cell_name(c) for c in cells)}"
+            f"{task} T={integer(t)}: {', '.join(arm_name(c) for c in cells)}"
             for (task, t), cells in groups.items()
         )
         out.append(
@@ -186,17 +222,13 @@ def falloff_blocks(f: pd.DataFrame) -> list[Block]:
     return out
 
 
-def _cell_pos(cell: str) -> int:
-    return CELL_ORDER.index(cell) if cell in CELL_ORDER else len(CELL_ORDER)
-
-
 def falloff_table(f: pd.DataFrame) -> Table:
     """Where each median profile that falls off does so."""
     rows = pd.DataFrame(
         {
             "Task": f["task_label"],
             "T": f[T].map(integer),
-            "Cell": f[CELL].map(cell_name),
+            "Arm": f[CELL_INIT].map(arm_name),
             "When": f["phase"].map({"init": "initialisation", "trained": "end of training"}),
             "State": f["state"],
             "Norm at scored position": f["ref"].map(num),
@@ -217,18 +249,15 @@ def ablation_table(a: Ablation) -> Table:
         {
             "Task": s["task_label"],
             "T": s[T].map(integer),
-            "Cell": s[CELL].map(cell_name),
+            "Arm" if a.key == CELL_INIT else "Cell": s[a.key].map(arm_name),
             a.factor.name: [
                 f"{arm} (standard)" if std else arm for arm, std in zip(s["arm"], s["standard"], strict=True)
             ],
-            "Solved": [solve_rate(k, n) for k, n in zip(s["n_solved"], s["n"], strict=True)],
-            "Loss / chance, mean [95% CI]": [
-                ci(*r) for r in zip(s["ratio_mean"], s["ratio_lo"], s["ratio_hi"], s["ratio_n"], strict=True)
-            ],
-            "Final accuracy, mean [95% CI]": [
-                ci(*r) for r in zip(s["acc_mean"], s["acc_lo"], s["acc_hi"], s["acc_n"], strict=True)
-            ],
+            "Solved [95% CI]": rates(s),
             "Median steps to solve": s["steps_to_solve"].map(integer),
+            "Step S": s["cmp_step"].map(integer),
+            "Loss / chance at S [95% CI]": cis(s, "cmp"),
+            "Accuracy at S [95% CI]": cis(s, "eq_acc"),
             "Diverged / failed": [
                 f"{int(d)} / {int(x)}" for d, x in zip(s["n_diverged"], s["n_failed"], strict=True)
             ],
@@ -236,16 +265,25 @@ def ablation_table(a: Ablation) -> Table:
     )
     return table(
         rows,
-        f"{a.factor.title}: each arm against the standard configuration of that cell "
+        f"{a.factor.title}: each arm against the standard configuration of that group "
         f"(marked 'standard': the arm of the main comparison). Loss / chance below 1 is better "
-        f"than chance.",
+        f"than chance. S: the common step of the group (– : no curves; the final loss is shown then). "
+        + EQUAL_STEPS
+        + " "
+        + INTERVALS,
     )
 
 
-def best_arm_lines(best: pd.DataFrame, factor_name: str) -> tuple[str, ...]:
+def best_arm_lines(best: pd.DataFrame, factor_name: str, key: str = CELL_INIT) -> tuple[str, ...]:
     """One line per group: its best arm (ablations.best_arms) and the arms tied with it."""
     return tuple(
-        f"{r['task_label']}, T={integer(r[T])}, {cell_name(r[CELL])}: best {factor_name} {r['arm']} "
-        f"(final loss / chance {num(r['ratio_mean'])}" + (f"; tied with {r['tied']})" if r["tied"] else ")")
+        f"{r['task_label']}, T={integer(r[T])}, {arm_name(r[key])}: best {factor_name} {r['arm']} "
+        f"({at_step(r['cmp_step'])} {num(r['cmp_mean'])}"
+        + (f"; tied with {r['tied']})" if r["tied"] else ")")
         for _, r in best.iterrows()
     )
+
+
+def at_step(step: float) -> str:
+    """'loss / chance at step 200' (equal steps), or 'final loss / chance' where no common step is known."""
+    return "final loss / chance" if pd.isna(step) else f"loss / chance at step {integer(step)}"

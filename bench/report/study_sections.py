@@ -1,0 +1,58 @@
+"""The main study's sections: critical length, paired comparisons, tuning. Each renders from the Analysis
+(see sections.py, which lists every section once in SECTIONS)."""
+
+from __future__ import annotations
+
+from bench.report import study_tables
+from bench.report.analysis import Analysis
+from bench.report.critical_text import DEFINITION
+from bench.report.doc import Block, Para
+from bench.report.part import Out, Part, skip
+
+PER_SEED_CSV = "per_seed.csv"  # written beside report.md by build.py
+PAIRS_CSV = "paired.csv"
+
+
+def critical_section(a: Analysis, out: Out) -> Part:
+    """Critical length per task and arm, with the seeds solved at every length."""
+    notes: list[str] = []
+    if a.critical.empty:
+        return Part([skip("critical length", "no runs in the main comparison", notes)], notes)
+    intro = Para(
+        DEFINITION + " The figure at the top of the report draws these; the tables give the seeds solved at "
+        "every length, and say which lengths were not run."
+    )
+    return Part([intro, *study_tables.critical_tables(a.critical)])
+
+
+def paired_section(a: Analysis, out: Out) -> Part:
+    """Arms compared seed by seed: exact sign and Wilcoxon signed-rank tests; the per-seed values."""
+    notes: list[str] = []
+    blocks: list[Block] = [
+        Para(
+            "Each pair of arms that differ in one factor (two inits of one cell, or two cells at the same "
+            "init) is compared at every task and length on the seeds both ran. Every pair, and every "
+            "run's per-seed values (solved, steps to solve, final loss / chance, loss / chance and accuracy "
+            f"at the summary's common step S), are in `{PAIRS_CSV}` and `{PER_SEED_CSV}` beside this report."
+        )
+    ]
+    if a.pairs.empty:
+        return Part([*blocks, skip("paired comparisons", "no two arms ran on common seeds", notes)], notes)
+    return Part([*blocks, study_tables.paired_table(a.pairs)])
+
+
+def tuning_section(a: Analysis, out: Out) -> Part:
+    """Each arm's learning-rate grid with the selected rate, and whether the main runs used it."""
+    notes: list[str] = []
+    if a.tuning.empty:
+        return Part([skip("tuning grid", "no tuning runs (sweep `tune`) in these results", notes)], notes)
+    blocks: list[Block] = [
+        Para(
+            "Each arm's learning rate was chosen on tuning seeds the main study never uses, by one rule for "
+            "every arm (`python -m bench tune`, bench/tuning.py). The tables are its grid, recomputed here "
+            "from the tuning runs with the same rule."
+        ),
+        study_tables.tuning_verdict(a.tuning_check),
+        *study_tables.tuning_tables(a.tuning),
+    ]
+    return Part(blocks)
