@@ -26,7 +26,7 @@ class Analysis:
     factors: tuple[Factor, ...]  # the ablation factors looked for
     summary: pd.DataFrame  # outcome statistics of the main comparison per (task, length, cell)
     profile_medians: pd.DataFrame  # median gradient profile per (task, length, cell, phase, state, distance)
-    falloff: pd.DataFrame  # where each median profile falls off
+    falloff: pd.DataFrame  # per median profile: decay rate, horizon, sigma_max(W_hh) (profiles.falloff)
     curve_medians: pd.DataFrame  # eval loss / chance per (task, length, cell, step)
     cost: pd.DataFrame  # cost medians per (task, length, cell, impl, device, threads)
     ablations: Mapping[str, Ablation]  # factor name -> its ablation, for the factors present
@@ -66,7 +66,8 @@ def analyse(
     empty = pd.DataFrame()
     summary = _guard("summary", lambda: outcomes.summary(p.main, p.curves), empty, notes)
     med = _guard("gradient profiles", lambda: profiles.medians(p.main, p.profile), empty, notes)
-    fall = _guard("gradient fall-off", lambda: profiles.falloff(med), empty, notes)
+    sigma = _guard("sigma_max(W_hh)", lambda: profiles.sigma_max(p.main, p.weights), empty, notes)
+    fall = _guard("gradient fall-off", lambda: profiles.falloff(med, sigma), empty, notes)
     cm = _guard("learning curves", lambda: outcomes.curve_medians(p.main, p.curves), empty, notes)
     timed = not p.lacks("ms_per_step", "elements_per_s") and len(p.runs)
     cost = _guard("cost", lambda: outcomes.cost_frame(p.runs, p.main), empty, notes) if timed else empty
@@ -76,7 +77,7 @@ def analyse(
     notes += abl_notes
     lit = _guard(
         "literature comparison",
-        lambda: matching.literature(summary, p.main, abl),
+        lambda: matching.literature(p.runs, p.main, abl),
         pd.DataFrame(columns=list(matching.COLUMNS)),
         notes,
     )

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
 from bench.report.ablation_figure import ablation
-from bench.report.data import CELL_INIT, IMPL, arm_name
+from bench.report.data import CELL, CELL_INIT, IMPL, arm_name, cell_name
 from bench.report.data import T as LEN
 from bench.report.doc import Figure, integer, num
 from bench.report.plotting import (
@@ -31,6 +31,7 @@ from bench.report.plotting import (
     _place,
     _spans_decades,
     _tasks,
+    color,
     save,
     styled,
 )
@@ -107,18 +108,13 @@ def headline(s: pd.DataFrame, outdir: Path) -> Figure:
 
 
 def _profile_lines(data: pd.DataFrame, color: str, label: str | None = None) -> None:
-    """One panel's profiles: h (thick) and c (thin, squares), at init (dotted) and trained (solid); exact
-    zeros are left out of the lines (a log axis has no 0) and drawn by `_underflow`."""
+    """One arm's ||dL/dh_t|| in a (task, cell) panel: at init (dotted) and at the end (solid); exact zeros
+    are left out of the lines (a log axis has no 0) and drawn by `_underflow`."""
     ax = plt.gca()
-    for phase, ls in (("init", ":"), ("trained", "-")):
-        for state in ("h", "c"):
-            e = data[(data["phase"] == phase) & (data["state"] == state)]
-            if e.empty:
-                continue
-            style = {"color": color, "ls": ls, "lw": 1.8 if state == "h" else 1.1}
-            if state == "c":
-                style |= {"marker": "s", "ms": 3, "markevery": max(1, len(e) // 10), "alpha": 0.75}
-            ax.plot(e["distance"], e["median"].where(e["median"] > 0), **style)
+    for phase, ls in (("init", ":"), ("end", "-")):
+        e = data[data["phase"] == phase]
+        if len(e):
+            ax.plot(e["distance"], e["median"].where(e["median"] > 0), color=color, ls=ls, lw=1.8)
 
 
 def _underflow(data: pd.DataFrame, color: str, floor: float, label: str | None = None) -> None:
@@ -143,16 +139,12 @@ def _underflow(data: pd.DataFrame, color: str, floor: float, label: str | None =
     )
 
 
-def _profile_handles(sub: pd.DataFrame, floor: float) -> list[Line2D]:
-    handles = [
-        Line2D([], [], color="0.2", ls=":", lw=1.8, label="||dL/dh_t|| at init"),
-        Line2D([], [], color="0.2", ls="-", lw=1.8, label="||dL/dh_t|| trained"),
+def _profile_handles(sub: pd.DataFrame, arms: list[str], floor: float) -> list[Line2D]:
+    handles = [Line2D([], [], color=color(a), lw=2.2, label=arm_name(a)) for a in arms]
+    handles += [
+        Line2D([], [], color="0.2", ls=":", lw=1.8, label="at init"),
+        Line2D([], [], color="0.2", ls="-", lw=1.8, label="at end"),
     ]
-    if (sub["state"] == "c").any():
-        handles += [
-            Line2D([], [], color="0.2", ls=":", lw=1.1, marker="s", ms=3, label="||dL/dc_t|| at init"),
-            Line2D([], [], color="0.2", ls="-", lw=1.1, marker="s", ms=3, label="||dL/dc_t|| trained"),
-        ]
     if (sub["median"] == 0).any():
         handles.append(
             Line2D([], [], color="0.2", ls="", marker="v", label=f"exactly 0 (drawn at {num(floor)})")
@@ -160,36 +152,49 @@ def _profile_handles(sub: pd.DataFrame, floor: float) -> list[Line2D]:
     return handles
 
 
+def _panel_lengths(med: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, cell) the length drawn: the longest among those where the most of the cell's arms have a
+    profile, so default and recommended inits stand in one panel."""
+    n = med.groupby(["task_label", CELL, LEN])[CELL_INIT].nunique().rename("arms").reset_index()
+    n = n.sort_values(["task_label", CELL, "arms", LEN], ascending=[True, True, False, False])
+    return n.drop_duplicates(["task_label", CELL])[["task_label", CELL, LEN]]
+
+
 @styled
 def profiles(med: pd.DataFrame, outdir: Path) -> Figure:
-    """||dL/dh_t|| (and ||dL/dc_t||) against distance at each task's longest profiled length; rows = tasks,
+    """||dL/dh_t|| against distance, one panel per (task, cell) with the cell's inits in it (PyTorch's
+    default pale, the recommended ones darker), at init (dotted) and at the end (solid); rows = tasks,
     columns = cells, one shared log y-axis so cells and tasks compare directly."""
     tasks = _tasks(med)
-    longest = med.groupby("task_label")[LEN].max()
-    sub = med[med[LEN] == med["task_label"].map(longest)]
-    cells = _cells(sub[CELL_INIT])
+    sub = med[med["state"] == "h"].merge(_panel_lengths(med), on=["task_label", CELL, LEN], how="inner")
+    arms = _cells(sub[CELL_INIT])
+    cells = list(dict.fromkeys(a.split("+", 1)[0] for a in arms))
     pos = sub["median"][sub["median"] > 0]
     # Exact zeros are drawn two decades below the smallest positive value (kept inside float64's range).
     floor = 10.0 ** max(math.floor(math.log10(pos.min())) - 2, -300) if len(pos) else 1e-30
-    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL_INIT, row_order=tasks, col_order=cells, sharey=True)
+    g = _facet(sub, 3.6, 2.5, row="task_label", col=CELL, row_order=tasks, col_order=cells, sharey=True)
     g.map_dataframe(_profile_lines)
     g.map_dataframe(_underflow, floor=floor)
     for (task, cell), ax in g.axes_dict.items():
-        if sub[(sub["task_label"] == task) & (sub[CELL_INIT] == cell)].empty:
+        here = sub[(sub["task_label"] == task) & (sub[CELL] == cell)]
+        if here.empty:
             ax.text(0.5, 0.5, "no profile", ha="center", va="center", transform=ax.transAxes)
         _log_y(ax)
-        ax.set_title(f"{arm_name(cell)}: {task}, T={integer(longest[task])}")
+        T = f", T={integer(here[LEN].iloc[0])}" if len(here) else ""
+        ax.set_title(f"{cell_name(cell)}: {task}{T}")
         ax.set_xlabel("distance from scored position (steps)" if task == tasks[-1] else "")
-        ax.set_ylabel("gradient norm (median)" if cell == cells[0] else "")
+        ax.set_ylabel("||dL/dh_t|| (median)" if cell == cells[0] else "")
     g.axes[0, 0].set_ylim(bottom=floor / 5)
     return save(
-        _place(g, 3.6, 2.5, top=0.8, legend=_profile_handles(sub, floor)),
+        _place(g, 3.6, 2.5, top=0.8, legend=_profile_handles(sub, arms, floor)),
         outdir,
         "grad_profiles",
-        "Gradient profiles at each task's longest length: norm of the loss gradient with respect to the "
-        "hidden state h_t (and the LSTM cell state c_t) against steps back from the scored position; median "
-        "over seeds, top layer; at initialisation (dotted) and at the end of training (solid). Log scale; "
-        f"exact zeros (underflow) are drawn as triangles at {num(floor)}. Every length: the table below.",
+        "Gradient profiles, default vs recommended initialisation: norm of the loss gradient with respect "
+        "to the hidden state h_t against steps back from the scored position, one panel per task and cell "
+        "with the cell's inits in it (PyTorch's default pale, the recommended inits darker), at the longest "
+        "length where most of them ran; median over seeds, top layer; at initialisation (dotted) and at "
+        f"the end of training (solid). Log scale; exact zeros (underflow) are drawn as triangles at "
+        f"{num(floor)}. Every length, the LSTM's ||dL/dc_t||, decay rates and horizons: the tables below.",
     )
 
 

@@ -10,7 +10,7 @@ from bench.report.data import CELL, CELL_INIT, IMPL, arm_name, cell_name, sort_f
 from bench.report.data import T as LEN
 from bench.report.doc import integer, num, ratio
 from bench.report.outcomes import COST_APART
-from bench.report.profiles import FALLOFF
+from bench.report.profiles import FALLOFF, pascanu
 
 MAX_PER_FACTOR = 3
 
@@ -85,29 +85,30 @@ def task_sentence(rows: pd.DataFrame) -> str:
 def _falloff_text(r: pd.Series) -> str:
     if not r["ref"] > 0:
         return "already 0 at the scored position"
-    if pd.notna(r["falls_at"]):
-        text = f"{integer(r['falls_at'])} steps back"
+    if pd.notna(r["horizon"]):
+        text = f"{integer(r['horizon'])} steps back"
     else:
-        text = f"not within the {integer(r['max_distance'])} steps profiled"
+        text = f"nowhere within the {integer(r['max_distance'])} steps profiled"
     if pd.notna(r["zero_at"]):
         text += f" (exactly 0, underflow, from {integer(r['zero_at'])} steps back)"
     return text
 
 
 def gradient_sentences(fall: pd.DataFrame) -> list[str]:
-    """Where the median ||dL/dh_t|| falls below FALLOFF of its value at the scored position, per cell, at the
-    longest length profiled per task, at initialisation and after training (||dL/dc_t|| for the LSTM)."""
+    """Where the median ||dL/dh_t|| falls below FALLOFF of its value at the scored position, per arm, at the
+    longest length profiled per task, at initialisation and at the end of training (||dL/dc_t|| for the
+    LSTM); then Pascanu et al.'s condition against the RNN's profiles."""
     out = []
     if fall.empty:
         return out
     for task, t in fall.groupby("task_label", sort=False):
-        for phase, when in (("init", "at initialisation"), ("trained", "after training")):
+        for phase, when in (("init", "at initialisation"), ("end", "at the end of training")):
             p = t[t["phase"] == phase]
             if p.empty:
                 continue
             T = p[LEN].max()
             p = p[p[LEN] == T]
-            said: dict[str, list[str]] = {}  # same finding -> the cells it holds for
+            said: dict[str, list[str]] = {}  # same finding -> the arms it holds for
             cell_state = []
             for cell, q in p.groupby(CELL_INIT, sort=False):
                 h, c = q[q["state"] == "h"], q[q["state"] == "c"]
@@ -121,7 +122,41 @@ def gradient_sentences(fall: pd.DataFrame) -> list[str]:
                     f"On {task} at T={integer(T)}, {when}, the median ||dL/dh_t|| falls below {FALLOFF:.0e} "
                     f"of its value at the scored position {names(parts)}{''.join(cell_state)}."
                 )
-    return out
+    said = pascanu_sentence(fall)
+    return out + ([said] if said else [])
+
+
+def _of(k: int, n: int, verb: str) -> str:
+    """'1 of 3 decays', '2 of 3 decay'."""
+    return f"{k} of {n} {verb}s" if k == 1 else f"{k} of {n} {verb}"
+
+
+def pascanu_sentence(fall: pd.DataFrame) -> str:
+    """One sentence: do the tanh RNN's profiles vanish as Pascanu et al.'s condition predicts?"""
+    c = pascanu(fall)
+    if not c:
+        return ""
+    under, over = c["under"], c["over"]
+    below = f"below {FALLOFF:.0e} within the steps profiled"
+    parts = []
+    if under:
+        k = c["under_bound"]
+        verdict = "as the condition predicts" if k == under else f"not as it predicts for {under - k}"
+        parts.append(
+            f"with sigma_max < 1, {_of(k, under, 'decay')} at least that fast (fitted rate) and "
+            f"{_of(c['under_vanish'], under, 'fall')} {below}, {verdict}"
+        )
+    if over:
+        parts.append(
+            "with sigma_max >= 1, where the condition predicts nothing, "
+            f"{_of(c['over_vanish'], over, 'fall')} {below} all the same"
+        )
+    return (
+        "Pascanu et al. 2013's condition for the tanh RNN (sigma_max(W_hh) < 1 suffices for vanishing "
+        "gradients: the norm then falls at least log10(1/sigma_max) decades per step), against the RNN's "
+        f"{c['n']} median ||dL/dh_t|| profiles (task, length, arm, initialisation / end of training; "
+        f"sigma_max {num(c['sigma_lo'])}-{num(c['sigma_hi'])}): " + "; ".join(parts) + "."
+    )
 
 
 def _device(runs: pd.DataFrame) -> str:

@@ -16,7 +16,7 @@ from bench.report.analysis import Analysis
 from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
 from bench.report.part import Out, Part, skip
-from bench.report.profiles import NEEDED
+from bench.report.profiles import DEPENDENCY_LOSS, NEEDED
 
 
 def summary(a: Analysis, out: Out) -> Part:
@@ -53,17 +53,25 @@ def headline(a: Analysis, out: Out) -> Part:
     return Part([figures.headline(a.summary, out.figdir)] if out.draw else [])
 
 
+def _dependency_text(main: pd.DataFrame) -> str:
+    """Which loss each task's profile differentiates (profiles.DEPENDENCY_LOSS), for the tasks present."""
+    tasks = sort_frame(main[["task_label", TASK]].drop_duplicates(TASK))[TASK] if len(main) else []
+    said = [f"{t}: {DEPENDENCY_LOSS.get(t, 'the loss at its Task.dependency_mask positions')}" for t in tasks]
+    return "; ".join(said)
+
+
 def gradients(a: Analysis, out: Out) -> Part:
-    """Gradient profiles (figure) and where each falls off (table)."""
+    """Gradient profiles: the figure (default vs recommended init per task and cell), one table per cell
+    (decay rate, horizon, sigma_max(W_hh) per init side by side), Pascanu et al.'s condition."""
     blocks: list[Block] = [
         Para(
             "The norm of the gradient of the loss at the positions that test the dependency with respect "
-            "to the hidden state h_t, against how many steps back from the last of them t lies (Pascanu, "
-            "Mikolov, Bengio 2013 log the same quantity). Which loss, per task: copy: the cross-entropy on "
-            "the recalled symbols only (not on the blanks, whose local terms would dominate); adding: the "
-            "squared error at the last step; recall: the cross-entropy at the cue. A vanishing gradient "
-            "shows as a line falling by orders of magnitude; gates that keep information should keep it up. "
-            "Computed on a fixed probe batch; median over seeds; top layer."
+            "to the hidden state h_t (and the LSTM's cell state c_t), against how many steps back t lies "
+            "(Pascanu, Mikolov, Bengio 2013 log the same quantity). Which loss, per task: "
+            f"{_dependency_text(a.main)}. A vanishing gradient shows as a line falling by orders of "
+            "magnitude; gates that keep information should keep it up. Computed in float64 on a fixed "
+            "probe batch; median over seeds; top layer; at initialisation (step 0) and at the end of "
+            "training (each run's last step)."
         ),
     ]
     notes: list[str] = []
@@ -75,11 +83,15 @@ def gradients(a: Analysis, out: Out) -> Part:
     if med.empty:
         why = "no gradient profiles recorded for the main comparison"
         return Part([*blocks, skip("gradient profiles", why, notes)], notes)
-    if not (med["phase"] == "trained").any():
+    if not (med["phase"] == "end").any():
         notes.append("gradient profiles: no profile after step 0, only initialisation shown")
     if out.draw:
         blocks.append(figures.profiles(med, out.figdir))
-    return Part([*blocks, *tables.falloff_blocks(a.falloff)], notes)
+    blocks += tables.profile_blocks(a.falloff)
+    if a.falloff["sigma_max"].isna().all():
+        notes.append("gradient profiles: no weights table (sigma_max(W_hh)) for these runs")
+    said = reading.pascanu_sentence(a.falloff)
+    return Part([*blocks, *([Para(said)] if said else [])], notes)
 
 
 def curves(a: Analysis, out: Out) -> Part:

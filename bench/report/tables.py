@@ -1,5 +1,6 @@
-"""The report's tables as blocks: summary, gradient fall-off, cost, parameter counts, micro-benchmarks,
-ablations. Formatting only: the numbers come from the analysis (outcomes.py, profiles.py, ablations.py)."""
+"""The report's tables as blocks: summary, gradient profiles (decay, horizon, sigma_max), cost, parameter
+counts, micro-benchmarks, ablations. Formatting only: the numbers come from the analysis (outcomes.py,
+profiles.py, ablations.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from bench.report.data import (
     CELL_INIT,
     CELL_ORDER,
     IMPL,
+    INIT_NAMES,
     VARIANT,
     T,
     arm_name,
     arm_order,
     cell_name,
+    init_of,
     rank,
     sort_frame,
 )
 from bench.report.doc import MISSING, Block, Para, Table, ci, integer, num, table
 from bench.report.outcomes import BEAT_RATIO, NEAR_RATIO
-from bench.report.profiles import FALLOFF
+from bench.report.profiles import FALLOFF, PHASES
 
 BEATS_DEFINITION = (
     f"An arm **beats chance** at a task and length when the geometric mean over seeds of its final loss / "
@@ -201,45 +204,62 @@ def microbench_table(mb: pd.DataFrame) -> tuple[Table | None, list[str]]:
     ), lacking
 
 
-def falloff_blocks(f: pd.DataFrame) -> list[Block]:
-    """Section 'Gradient profiles': the profiles that fall off (a table), and one line naming those that
-    keep above the threshold over every step profiled (instead of rows of dashes)."""
-    falls = f["falls_at"].notna() | f["zero_at"].notna()
-    out: list[Block] = [falloff_table(f[falls])] if falls.any() else []
-    flat = f[~falls]
-    if len(flat):
-        groups = flat.groupby(["task_label", T], sort=False)[CELL_INIT].agg(arm_order)
-        where = "; ".join(
-            f"{task} T={integer(t)}: {', '.join(arm_name(c) for c in cells)}"
-            for (task, t), cells in groups.items()
-        )
-        out.append(
-            Para(
-                f"*{len(flat)} of {len(f)} median profiles (cell, time, state) stay above {FALLOFF:.0e} of "
-                f"their value at the scored position over every step profiled: {where}.*"
-            )
-        )
-    return out
+def _rate(r: pd.Series) -> str:
+    """The fitted decay rate with the distances fitted, e.g. '0.52 (d 0-14)'."""
+    if pd.isna(r["rate"]):
+        return MISSING
+    return f"{num(r['rate'], 2)} (d {integer(r['fit_lo'])}-{integer(r['fit_hi'])})"
 
 
-def falloff_table(f: pd.DataFrame) -> Table:
-    """Where each median profile that falls off does so."""
-    rows = pd.DataFrame(
-        {
-            "Task": f["task_label"],
-            "T": f[T].map(integer),
-            "Arm": f[CELL_INIT].map(arm_name),
-            "When": f["phase"].map({"init": "initialisation", "trained": "end of training"}),
-            "State": f["state"],
-            "Norm at scored position": f["ref"].map(num),
-            f"Falls below {FALLOFF:.0e} of it at (steps back)": f["falls_at"].map(integer),
-            "Exactly 0 from (steps back)": f["zero_at"].map(integer),
-            "Farthest distance profiled": f["max_distance"].map(integer),
-        }
-    )
-    return table(
-        rows, "Where each median profile falls off (those that do). – : not within the steps profiled."
-    )
+def horizon_text(r: pd.Series) -> str:
+    """The horizon as the tables write it: '12', '15 (0: underflow)', '> 59' (not within the distances
+    profiled), or 'already 0' (no norm at the scored position to compare with)."""
+    if not r["ref"] > 0:
+        return "already 0" if r["ref"] == 0 else MISSING
+    if pd.isna(r["horizon"]):
+        return f"> {integer(r['max_distance'])}"
+    return integer(r["horizon"]) + (" (0: underflow)" if r["zero_at"] == r["horizon"] else "")
+
+
+PROFILE_COLUMNS = (
+    "One table per cell: each init's median profile over seeds (top layer) side by side, PyTorch's default "
+    "first. Decades / step: the fitted decay rate, minus the least-squares slope of log10(median norm) "
+    "against distance, over the distances where the median is > 0 and finite (in brackets: the first and "
+    "last distance fitted; negative: the norm grows with distance). Horizon: the smallest distance at which "
+    "the median is at most {falloff:.0e} of its value at distance 0 (exact zeros, underflow, count as "
+    "below; > D: not within the D steps profiled). sigma_max(W_hh): median over seeds of the largest "
+    "singular value of the recurrent matrix (all gate blocks stacked) at the same step; Pascanu et al. "
+    "2013's condition sigma_max < 1 concerns the tanh RNN. –: the arm did not run at that length."
+)
+
+
+def profile_table(f: pd.DataFrame, cell: str) -> Table:
+    """One cell's profiles: a row per (task, length, phase, state), its inits side by side (default first)
+    with decay rate, horizon and sigma_max(W_hh) each."""
+    c = f[f[CELL] == cell]
+    arms = arm_order(c[CELL_INIT])
+    keys = ["task_label", T, "phase", "state"]
+    by_arm = {a: {tuple(r[k] for k in keys): r for _, r in c[c[CELL_INIT] == a].iterrows()} for a in arms}
+    header = ["Task", "T", "When", "State"]
+    for a in arms:
+        label = INIT_NAMES.get(init_of(a), init_of(a))
+        header += [f"{label}: decades / step", f"{label}: horizon", f"{label}: sigma_max(W_hh)"]
+    rows = []
+    for key in c[keys].drop_duplicates().itertuples(index=False):
+        row = [key[0], integer(key[1]), PHASES.get(key[2], key[2]), key[3]]
+        for a in arms:
+            r = by_arm[a].get(tuple(key))
+            row += [MISSING] * 3 if r is None else [_rate(r), horizon_text(r), num(r["sigma_max"])]
+        rows.append(tuple(row))
+    caption = f"{cell_name(cell)}: decay rate, horizon and sigma_max(W_hh) per init."
+    return Table(tuple(header), tuple(rows), caption)
+
+
+def profile_blocks(f: pd.DataFrame) -> list[Block]:
+    """Section 'Gradient profiles': what the columns are, then one table per cell, its inits side by side."""
+    present = set(f[CELL])
+    cells = [c for c in CELL_ORDER if c in present] + sorted(present - set(CELL_ORDER))
+    return [Para(PROFILE_COLUMNS.format(falloff=FALLOFF)), *(profile_table(f, cell) for cell in cells)]
 
 
 def ablation_table(a: Ablation) -> Table:
