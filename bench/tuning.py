@@ -12,6 +12,7 @@ this selection.
 from __future__ import annotations
 
 import math
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -84,6 +85,9 @@ def main(args: list[str]) -> int:
     if rc == 2:
         return rc
     p = plan([TUNE_PRESET, *args])
+    if p.problems or not p.specs:  # the sweep above planned the same grid: only a change meanwhile does this
+        print(f"error: the tuning grid no longer plans: {(p.problems or ['no jobs'])[0]}", file=sys.stderr)
+        return 2
     results_dir = p.specs[0].settings.results_dir
     runs = load_results(results_dir, warn=False).runs
     wanted = {j.run_id for j in p.specs}

@@ -48,21 +48,23 @@ def test_plan_expands_the_grid_like_hydra():
     assert {s.config["cell"]["name"] for s in q.specs} == {"gru"} and len(q.specs) == 3
 
 
-def test_default_preset_has_per_task_lengths_and_learning_rates():
+def test_default_preset_is_the_main_study_grid():
+    # 7 arms (cell x init: preset.arms) x 3 tasks x 5 rungs x 6 seeds; each arm at its tuned rate
     p = plan([])
-    assert not p.problems and len(p.specs) == 81 == len({s.run_id for s in p.specs})
-    grid = {}
+    assert not p.problems and len(p.specs) == 7 * 3 * 5 * 6 == len({s.run_id for s in p.specs})
+    pre = p.specs[0].config["preset"]
+    arms = {(s.spec.cell.name, s.settings.init) for s in p.specs}
+    assert arms == {(c, i) for c, inits in pre["arms"].items() for i in inits}
     for s in p.specs:
-        c = s.config
-        grid.setdefault(c["task"]["name"], set()).add((c["task"]["seq_len"], c["train"]["lr"]))
-        assert c["cell"]["forget_bias"] == ("chrono" if c["cell"]["name"] != "rnn" else 0.0)
-    setup = p.specs[0].config["preset"]["setup"]
-    for task, rows in grid.items():
-        assert rows == {(t, setup[task]["lr"]) for t in setup[task]["lengths"].values()}
-    # narrowing to the longest lengths is one override
-    q = plan(["length=long"])
-    assert len(q.specs) == 27
-    assert {s.config["task"]["seq_len"] for s in q.specs} == {v["lengths"]["long"] for v in setup.values()}
+        c, task = s.config, s.spec.task.name
+        assert c["train"]["lr"] == pre["lr"][task][s.spec.cell.name][s.settings.init]
+        assert c["task"]["seq_len"] == pre["lengths"][task][s.settings.length]
+        assert c["cell"]["forget_bias"] == pre["inits"][s.settings.init]["forget_bias"]
+        assert s.spec.cell.budget == 15000 and s.spec.train.steps == pre["steps"][task]
+    # narrowing to one rung is one override
+    q = plan(["length=r5"])
+    assert len(q.specs) == 7 * 3 * 6
+    assert {s.spec.task.seq_len for s in q.specs} == {v["r5"] for v in pre["lengths"].values()}
     # an unknown length is rejected before anything runs, naming the key
     bad = plan(["length=huge"])
     assert bad.problems and "task.seq_len" in bad.problems[0] and "huge" in bad.problems[0]
@@ -159,7 +161,7 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
 
 
 def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys):
-    # task.seq_len given while the default preset sweeps `length`: three grid points, one run.
+    # task.seq_len given while the default preset sweeps `length`: five grid points, one run.
     import bench.train as bt
 
     calls = []
@@ -170,10 +172,11 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
         return real(spec, **kw)
 
     monkeypatch.setattr(bt, "train", counting)
-    args = ["sweep=default", "task=recall", "cell=rnn", "seed=0", *TINY, "jobs=1", *dirs(tmp_path)]
+    args = ["sweep=default", "task=recall", "cell=rnn", "init=default", "seed=0", *TINY, "jobs=1"]
+    args += dirs(tmp_path)
     assert sweep_main(args) == 0
     out = capsys.readouterr().out
-    assert "3 jobs (1 distinct runs)" in out and "2 grid point(s) repeat a run" in out
+    assert "5 jobs (1 distinct runs)" in out and "4 grid point(s) repeat a run" in out
     assert len(calls) == 1
     assert sweep_main([*args, "force=true"]) == 0
     assert len(calls) == 2 and len(set(calls)) == 1
@@ -212,7 +215,7 @@ def test_overrides_apply_on_top_of_the_default_preset_unless_sweep_none():
     assert _normalise(["hydra/launcher=joblib"]) == ["sweep=default", "hydra/launcher=joblib"]
     # a swept key on the default preset keeps the preset's grid and setup
     p = plan(["cell=gru,lstm"])
-    assert not p.problems and len(p.specs) == 54 and p.preset == "default"
+    assert not p.problems and len(p.specs) == 5 * 3 * 5 * 6 and p.preset == "default"  # 5 gated arms
     assert {s.settings.sweep_name for s in p.specs} == {"default"}
     assert {s.spec.cell.impl for s in p.specs} == {"explicit"}
     q = plan(["sweep=none", "cell=gru,lstm"])
