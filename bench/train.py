@@ -1,4 +1,4 @@
-"""One instrumented training run: a validated Job in, three tidy tables out.
+"""One instrumented training run: a validated Job in, its tidy tables out (runs, curves, probes).
 
 The hot loop does only what a bare PyTorch loop does (batch, forward, loss, backward, clip, step)
 plus one device-side write of the loss and gradient norm; the host reads them back only every
@@ -26,15 +26,7 @@ from bench.config import Job
 from bench.model import SequenceModel, build_model, count_params
 from bench.probes import probe_rows, to_device, weight_rows
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
-from bench.schema import (
-    CURVE_COLUMNS,
-    PROFILE_COLUMNS,
-    RUN_COLUMNS,
-    SCHEMA_VERSION,
-    STATE_COLUMNS,
-    WEIGHT_COLUMNS,
-    pandas_dtype,
-)
+from bench.schema import RUN_COLUMNS, SCHEMA_VERSION, TABLES, pandas_dtype
 from bench.spec import TrainSpec
 from bench.store import begin_run, finish_run, is_complete, run_dir
 from bench.tbptt import chunk_length, truncated_backward
@@ -326,19 +318,19 @@ def runs_frame(row: dict[str, Any]) -> pd.DataFrame:
 
 
 def curves_frame(t: Trained) -> pd.DataFrame:
-    return pd.DataFrame(t.curves, columns=list(CURVE_COLUMNS))
+    return pd.DataFrame(t.curves, columns=list(TABLES["curves"]))
 
 
 def profile_frame(t: Trained) -> pd.DataFrame:
-    return pd.DataFrame(t.profiles, columns=list(PROFILE_COLUMNS))
+    return pd.DataFrame(t.profiles, columns=list(TABLES["grad_profile"]))
 
 
 def weights_frame(t: Trained) -> pd.DataFrame:
-    return pd.DataFrame(t.weights, columns=list(WEIGHT_COLUMNS))
+    return pd.DataFrame(t.weights, columns=list(TABLES["weights"]))
 
 
 def states_frame(t: Trained) -> pd.DataFrame:
-    return pd.DataFrame(t.states, columns=list(STATE_COLUMNS))
+    return pd.DataFrame(t.states, columns=list(TABLES["states"]))
 
 
 def run_tables(job: Job, progress: bool = False) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame]:

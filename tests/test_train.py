@@ -57,6 +57,7 @@ EASY = {
 }
 
 
+@pytest.mark.slow  # 9 runs of 600 steps (~3 min on 2 cores): `pytest -m slow`
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("task", ["recall", "copy", "adding"])
 def test_short_run_learns_easy_setting(task, cell):
@@ -72,6 +73,7 @@ def test_short_run_learns_easy_setting(task, cell):
         assert row["final_accuracy"] > 1.5 * row["chance_accuracy"], row["final_accuracy"]
 
 
+@pytest.mark.slow
 def test_gru_solves_recall_in_a_few_hundred_steps():
     row, _, _ = run_tables(
         spec_for(

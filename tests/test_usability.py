@@ -87,13 +87,13 @@ def test_header_counts_with_repeated_grid_points_and_force(tmp_path, capsys, mon
     import bench.sweep as bs
 
     monkeypatch.setattr(bs, "_report", lambda *a: 0)
-    # task.seq_len given while the default preset sweeps `length`: three grid points, one run
-    args = ["sweep=default", "task=recall", "cell=rnn", "seed=0", *TINY, "jobs=1"]
+    # task.seq_len given while the default preset sweeps `length` (5 rungs): five grid points, one run
+    args = ["sweep=default", "task=recall", "cell=rnn", "init=default", "seed=0", *TINY, "jobs=1"]
     args += [f"results_dir={tmp_path / 'r'}", f"report_dir={tmp_path / 'rep'}"]
     assert sweep_main(args) == 0
-    assert "3 jobs (1 distinct runs), 0 already complete" in capsys.readouterr().out
+    assert "5 jobs (1 distinct runs), 0 already complete" in capsys.readouterr().out
     assert sweep_main([*args, "force=true"]) == 0
-    assert "3 jobs (1 distinct runs), 1 already complete (force=true: rerun)" in capsys.readouterr().out
+    assert "5 jobs (1 distinct runs), 1 already complete (force=true: rerun)" in capsys.readouterr().out
 
 
 def test_the_bar_shows_the_job_that_just_finished():
@@ -229,7 +229,8 @@ def test_per_command_help_lists_groups_options_and_keys(capsys):
         assert key in out
     assert cli.main(["sweep", "--help"]) == 0
     out = capsys.readouterr().out
-    assert "sweep=activation | bidirectional | budget |" in out and "none" in out and "--dry-run" in out
+    assert "sweep=activation | arjovsky | bidirectional | budget |" in out
+    assert "none" in out and "--dry-run" in out
     assert cli.main(["run", "cell=gru", "--cfg", "job"]) == 0
     out = capsys.readouterr().out
     assert "name: gru" in out and "hidden_size: 128" in out
