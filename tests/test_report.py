@@ -581,6 +581,7 @@ def test_cost_never_pools_thread_counts(tmp_path):
     assert (cost["vs_lstm"] == 1.0).all()  # each GRU row against the LSTM of its own thread count
 
 
+@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 def test_figures_facet_through_seaborn(tmp_path, monkeypatch):
     """Every figure is a seaborn FacetGrid drawn by map_dataframe, and is closed once saved."""
     import matplotlib.pyplot as plt

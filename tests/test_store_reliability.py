@@ -281,6 +281,7 @@ def test_stale_claims_are_taken_over_live_ones_are_not(tmp_path, monkeypatch):
     assert not (run_dir(tmp_path, s.run_id) / COMPLETE).exists()
 
 
+@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 def test_a_killed_claimant_is_taken_over(tmp_path):
     args = [*TINY, "train.steps=3000", "train.eval_every=1000", "train.early_stop=false"]
     proc = subprocess.Popen(
@@ -321,6 +322,7 @@ SWEEPER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
 def test_two_concurrent_sweeps_train_every_run_exactly_once(tmp_path):
     barrier = tmp_path / "barrier"
     barrier.mkdir()
@@ -390,6 +392,7 @@ def _alive(pid: int) -> bool:
     return text[text.rindex(")") + 2 :].split()[0] != "Z"
 
 
+@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 def test_killing_the_sweep_stops_its_joblib_workers(tmp_path):
     grid = ["sweep=none", "cell=rnn,gru", *TINY, "train.steps=100000", "train.early_stop=false"]
     proc = subprocess.Popen(

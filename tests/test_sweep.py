@@ -73,6 +73,7 @@ def test_default_preset_is_the_main_study_grid():
     assert bad.problems and "task.seq_len" in bad.problems[0] and "huge" in bad.problems[0]
 
 
+@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
 def test_smoke_preset_end_to_end(tmp_path):
     proc = sweep(tmp_path, "sweep=smoke")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -86,6 +87,7 @@ def test_smoke_preset_end_to_end(tmp_path):
     assert (tmp_path / "reports" / "report.md").exists() or "report: not built" in proc.stdout
 
 
+@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
 def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
     grid = [
         "sweep=none",
@@ -186,6 +188,7 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
     assert "1 ok, 0 diverged, 0 failed, 0 skipped" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
 @pytest.mark.parametrize(
     "launcher",
     [

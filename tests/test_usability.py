@@ -30,6 +30,7 @@ def bench(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.Comple
 
 
 # ----------------------------------------------------------------------------- speed defaults
+@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
 def test_parallel_runner_gives_the_sequential_results_and_a_clean_console(tmp_path):
     seq = bench(tmp_path, "sweep", *GRID, "jobs=1", "threads=1", f"results_dir={tmp_path / 'seq'}")
     par = bench(tmp_path, "sweep", *GRID, "jobs=2", f"results_dir={tmp_path / 'par'}")
@@ -51,6 +52,7 @@ def test_parallel_runner_gives_the_sequential_results_and_a_clean_console(tmp_pa
     assert (tmp_path / "par" / "report" / "report.md").exists() or "report: not built" in par.stdout
 
 
+@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 def test_bench_run_uses_one_thread_on_cpu_unless_given(tmp_path):
     out = bench(tmp_path, "run", "task=recall", *TINY, f"results_dir={tmp_path / 'r'}")
     assert out.returncode == 0, out.stderr
@@ -148,6 +150,7 @@ def _workers_of(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_interrupt_is_one_line_and_leaves_no_workers(tmp_path, sig, code):
     grid = [
