@@ -274,6 +274,7 @@ def real_json(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # runs real benchmarks / builds twice (8-10 s): `pytest -m slow`
 def test_converter_on_a_real_benchmark_json(real_json, tmp_path):
     df = to_table(real_json)
     assert list(df.columns) == list(TABLE_COLUMNS)
@@ -361,6 +362,7 @@ def fast_json(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow  # runs real benchmarks / builds twice (8-10 s): `pytest -m slow`
 def test_fastpath_gates_on_a_real_json(fast_json, tmp_path):
     df = to_table(fast_json)
     assert sorted(df["cell"]) == ["gru", "lstm", "rnn"] and set(df["impl"]) == {"fast"}

@@ -430,6 +430,7 @@ def test_html_is_self_contained(built):
     assert "http://" not in html and "https://" not in html
 
 
+@pytest.mark.slow  # runs real benchmarks / builds twice (8-10 s): `pytest -m slow`
 def test_same_inputs_same_report(tmp_path):
     root = tmp_path / "results"
     make_results(root, tasks=("recall",), seeds=(0, 1), lengths=(10,))
