@@ -51,6 +51,14 @@ class Job:
         return self.spec.run_id
 
 
+def describe(job: Job) -> str:
+    """`adding T=200 gru seed 3` (`lstm [chrono]` where a preset labels the init): a job in a few words,
+    for console lines."""
+    s, init = job.spec, job.settings.init
+    cell = f"{s.cell.name} [{init}]" if init else s.cell.name
+    return f"{s.task.name} T={s.task.seq_len} {cell} seed {s.seed}"
+
+
 # ----------------------------------------------------------------------------- Hydra schemas
 def _mutable(cls: type, name: str) -> type:
     """A non-frozen copy of a spec dataclass: OmegaConf makes frozen dataclasses read-only, and Hydra

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from tqdm.auto import tqdm
 
 from bench.claims import request_stop, stop_reason, watch_parent
-from bench.config import Job
+from bench.config import Job, describe
 from bench.ladder import Ladder, solved_on_disk
 from bench.spec import Settings
 from bench.store import run_dir
@@ -35,8 +35,7 @@ def parallelism(settings: Settings, todo: int) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- console
 def job_line(job: Job, out) -> str:  # noqa: ANN001 - a bench.train.RunOutcome
     """`adding T=100 gru seed 1: solved at 700, acc 0.98, 7.1 s`: one finished job."""
-    s = job.spec
-    head = f"{s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
+    head = describe(job)
     r = out.row or {}
     if out.status in ("ok", "diverged") and r:
         what = (
@@ -258,7 +257,7 @@ def _dry_run(
     todo_ids = {j.run_id for j in todo}
     for i, (rid, job) in enumerate(distinct.items(), 1):
         s = job.spec
-        head = f"  [{i}/{len(distinct)}] {rid} {s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
+        head = f"  [{i}/{len(distinct)}] {rid} {describe(job)}"
         if rid not in todo_ids:
             print(f"{head}: complete")
             continue

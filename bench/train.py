@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from bench.atomic import StorageError
 from bench.claims import ClaimLost, claim
-from bench.config import Job
+from bench.config import Job, describe
 from bench.model import SequenceModel, build_model, count_params
 from bench.probes import probe_rows, to_device, weight_rows
 from bench.provenance import peak_memory_mb, provenance, reset_peak_memory
@@ -286,19 +286,10 @@ def run_threads(job: Job) -> int | None:
     return 1 if job.spec.device == "cpu" else None
 
 
-def describe(job: Job) -> str:
-    """`gru adding T=200 seed 3`: a job in a few words, for console lines."""
-    s = job.spec
-    return f"{s.task.name} T={s.task.seq_len} {s.cell.name} seed {s.seed}"
-
-
 def start_line(job: Job) -> str:
     """The line printed when a run starts: what, where, and with how many threads."""
     s, n = job.spec, run_threads(job) or torch.get_num_threads()
-    return (
-        f"run {job.run_id}: {s.cell.name} {s.task.name} T={s.task.seq_len} seed {s.seed} on {s.device}, "
-        + (f"{n} thread{'s' if n != 1 else ''}")
-    )
+    return f"run {job.run_id}: {describe(job)} on {s.device}, " + (f"{n} thread{'s' if n != 1 else ''}")
 
 
 def kernel(model: SequenceModel, chunk: int | None = None) -> str:

@@ -138,3 +138,9 @@ def test_tuning_grid_marks_the_selected_rate_and_lists_mismatches(tmp_path):
            "0.01, selected 0.001." in section  # fmt: skip
     assert "No tuning runs for 1 task / arm pair: recall GRU." in section
     assert "| LSTM (chrono) | 0.001 | 2 | 2 |" in section and "| selected |" in section
+    # the selected 1e-3 is the grid's smallest rate: flagged as not settled
+    assert "*Tuning not settled for 1 arm:* the selected rate is the grid's own edge (at the bottom edge " \
+           "(0.001): recall LSTM (chrono))" in section  # fmt: skip
+    write_run(root, task="recall", seq_len=10, cell="lstm", seed=100, solved=False, lr=1e-4, sweep="tune",
+              **chrono)  # fmt: skip
+    assert "Tuning not settled" not in to_markdown(render(analyse(load_results(root)), tmp_path, False)[0])

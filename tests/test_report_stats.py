@@ -11,11 +11,16 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.report.critical import bracket, cell_text, critical
+from bench.report.analysis import analyse
+from bench.report.build import banner
+from bench.report.critical import bracket, cell_text, critical, missing
 from bench.report.data import CELL, CELL_INIT, TASK
 from bench.report.data import T as LEN
+from bench.report.doc import to_markdown
 from bench.report.equal import equal_steps
 from bench.report.stats import log_ci, min_p, sign_test, wilcoxon, wilson, wilson_mean
+from bench.results import load_results
+from tests.test_report import write_run
 
 
 def test_wilson_exact_numbers():
@@ -131,3 +136,33 @@ def test_critical_length_names_the_presets_ladder():
     c = critical(r).iloc[0]
     assert [cell_text(e) for e in c["lengths"]] == ["0/3"] + ["not run: failed at 10"] * 3
     assert np.isnan(c["crit"]) and bracket(c) == "< 10"
+
+
+def test_unfinished_study_counted():
+    # ladder_runs: gru's 100 never ran though no failure cut it (1 rung), every run has 3 seeds
+    c = critical(ladder_runs())
+    assert missing(c) == (1, 0)
+    short = ladder_runs()
+    short = short[~((short[CELL_INIT] == "lstm") & (short[LEN] == 10) & (short["seed"] == 2))]
+    assert missing(critical(short)) == (1, 1)  # lstm at T=10 has 2 seeds, the others 3
+    done = ladder_runs()
+    done = done[done[CELL_INIT] != "gru"]
+    assert missing(critical(done)) == (0, 0)
+
+
+def test_unfinished_study_banner(tmp_path):
+    root = tmp_path / "results"
+
+    def said() -> str:
+        return to_markdown(banner(analyse(load_results(root)), 0, 0))
+
+    for seed in (0, 1, 2):
+        write_run(root, task="recall", seq_len=10, cell="gru", seed=seed, solved=True, init="default")
+        write_run(root, task="recall", seq_len=10, cell="rnn", seed=seed, solved=True, init="default")
+        write_run(root, task="recall", seq_len=30, cell="gru", seed=seed, solved=True, init="default")
+    assert "**Study incomplete:** 1 ladder length of an arm not run yet" in said()  # rnn at 30
+    write_run(root, task="recall", seq_len=30, cell="rnn", seed=0, solved=True, init="default")
+    assert "**Study incomplete:** 1 length run on fewer seeds than the others" in said()
+    for seed in (1, 2):
+        write_run(root, task="recall", seq_len=30, cell="rnn", seed=seed, solved=False, init="default")
+    assert "Study incomplete" not in said()

@@ -12,6 +12,7 @@ import pandas as pd
 from bench.atomic import StorageError, atomic_write_text
 from bench.report import papers, sections
 from bench.report.analysis import analyse
+from bench.report.critical import missing
 from bench.report.critical_figure import critical_figure
 from bench.report.critical_text import paragraph
 from bench.report.data import TUNE_SWEEP
@@ -63,6 +64,17 @@ def banner(a, n_skipped: int, n_incomplete: int) -> list[Block]:  # noqa: ANN001
             Para(
                 "**Tuning runs only:** these results hold no main-study runs; the main comparison is each "
                 "arm's tuning runs at its selected rate (tuning seeds, one length per task)."
+            )
+        )
+    unrun, short = missing(a.critical) if len(a.critical) else (0, 0)
+    if unrun or short:
+        parts = [f"{plural(unrun, 'ladder length')} of an arm not run yet"] if unrun else []
+        parts += [f"{plural(short, 'length')} run on fewer seeds than the others"] if short else []
+        out.append(
+            Para(
+                f"**Study incomplete:** {' and '.join(parts)} (a length left out because the arm failed a "
+                "shorter one on every seed is not counted). Critical lengths written '>=' or next to 'not "
+                "run' may still rise; rerun the sweep to finish it (it resumes)."
             )
         )
     if n_skipped or n_incomplete:

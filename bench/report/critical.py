@@ -104,6 +104,16 @@ def critical(main: pd.DataFrame) -> pd.DataFrame:
     return sort_frame(pd.DataFrame(rows, columns=list(COLUMNS)))
 
 
+def missing(crit: pd.DataFrame) -> tuple[int, int]:
+    """How unfinished the study behind `crit` is: (rungs never run that no failure cut, rungs run on fewer
+    seeds than the most any rung has). Both 0 for a finished study."""
+    entries = [e for lengths in crit["lengths"] for e in lengths] if len(crit) else []
+    seeds = max((n for _, k, n in entries if k is not None), default=0)
+    unrun = sum(1 for _, k, n in entries if k is None and n is None)
+    short = sum(1 for _, k, n in entries if k is not None and n < seeds)
+    return unrun, short
+
+
 def _t(x: object) -> str:
     """A length as the critical-length texts write it: 1000, not 1,000."""
     return str(int(float(x)))  # type: ignore[arg-type]

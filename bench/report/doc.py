@@ -7,6 +7,7 @@ always say the same thing.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,12 @@ class Figure:
     path: Path  # the PNG on disk
     rel: str  # its path relative to the report folder
     caption: str
+
+    @property
+    def alt(self) -> str:
+        """The image's alt text: the caption's first clause (up to ': ' or the end of its first
+        sentence), not the whole caption, which is printed below the image anyway."""
+        return re.split(r":\s|\.\s+(?=[A-Z])|\.$", self.caption, maxsplit=1)[0].strip()
 
 
 Block = Heading | Para | Bullets | Table | Figure
@@ -138,5 +145,5 @@ def to_markdown(blocks: list[Block]) -> str:
             text = "\n".join(lines)
             out.append(f"{text}\n\n*{b.caption}*" if b.caption else text)
         elif isinstance(b, Figure):
-            out.append(f"![{b.caption}]({b.rel})\n\n*{b.caption}*")
+            out.append(f"![{b.alt}]({b.rel})\n\n*{b.caption}*")
     return "\n\n".join(out) + "\n"

@@ -62,7 +62,7 @@ def to_html(blocks: list[Block], title: str) -> str:
             if b.caption:
                 out.append(f'<p class="caption">{_inline(b.caption)}</p>')
         elif isinstance(b, Figure):
-            alt = html.escape(b.caption, quote=True)
+            alt = html.escape(b.alt, quote=True)
             out.append(
                 f'<figure><img src="{_data_uri(b)}" alt="{alt}">'
                 f"<figcaption>{_inline(b.caption)}</figcaption></figure>"

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
-from bench.report import study_tables
+import pandas as pd
+
+from bench.report import study_tables, tuned
 from bench.report.analysis import Analysis
 from bench.report.critical_text import DEFINITION
-from bench.report.doc import Block, Para
+from bench.report.data import arm_name
+from bench.report.doc import Block, Para, num, plural
 from bench.report.part import Out, Part, skip
 
 PER_SEED_CSV = "per_seed.csv"  # written beside report.md by build.py
@@ -53,6 +56,25 @@ def tuning_section(a: Analysis, out: Out) -> Part:
             "from the tuning runs with the same rule."
         ),
         study_tables.tuning_verdict(a.tuning_check),
+        *_edge_note(a.tuning),
         *study_tables.tuning_tables(a.tuning),
     ]
     return Part(blocks)
+
+
+def _edge_note(grid: pd.DataFrame) -> list[Block]:
+    """One paragraph naming the arms whose selected rate is at an edge of their grid (tuned.edges)."""
+    found = tuned.edges(grid)
+    if not found:
+        return []
+    by_side: dict[str, list[str]] = {}
+    for task, arm, lr, side in found:
+        by_side.setdefault(f"{side} edge ({num(lr)})", []).append(f"{task} {arm_name(arm)}")
+    said = "; ".join(f"at the {side}: {', '.join(arms)}" for side, arms in by_side.items())
+    return [
+        Para(
+            f"*Tuning not settled for {plural(len(found), 'arm')}:* the selected rate is the grid's own "
+            f"edge ({said}), so a better rate may lie outside the grid, and these arms' results hold for "
+            "the grid as tuned, not for their best rate."
+        )
+    ]

@@ -61,3 +61,19 @@ def check(runs: pd.DataFrame, main: pd.DataFrame) -> dict:
                 (task, a, float(lr), float(chosen[(task, a)]), int((used[bad] == lr).sum()))
             )
     return out
+
+
+def edges(g: pd.DataFrame) -> list[tuple[str, str, float, str]]:
+    """The arms whose selected rate is the largest or smallest rate of their grid, as (task, arm, rate,
+    "top" / "bottom"): the best rate may lie outside the grid, so their tuning is not settled."""
+    out = []
+    for (task, arm), d in g.groupby(["task.name", "arm"], sort=False):
+        sel = d.loc[d["selected"].astype(bool), "train.lr"]
+        if sel.empty or d["train.lr"].nunique() < 2:
+            continue
+        lr = float(sel.iloc[0])
+        if np.isclose(lr, d["train.lr"].max()):
+            out.append((str(task), str(arm), lr, "top"))
+        elif np.isclose(lr, d["train.lr"].min()):
+            out.append((str(task), str(arm), lr, "bottom"))
+    return out
