@@ -7,6 +7,8 @@ import torch
 @pytest.fixture(autouse=True)
 def _deterministic_torch():
     torch.manual_seed(0)
+    # An in-process sweep sets cores // jobs torch threads and leaves them set: every test starts at one.
+    torch.set_num_threads(1)
     yield
 
 
