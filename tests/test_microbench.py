@@ -252,12 +252,13 @@ def test_main_writes_the_parquet_and_rejects_bad_json(tmp_path, capsys):
 
 
 @pytest.fixture(scope="module")
-def real_json(tmp_path_factory) -> Path:
-    """The suite's LSTM forward+backward pair and the harness-vs-bare pair on the tiny grid, run as CI
-    runs the suite (a subprocess, the benchmark folder named on the command line)."""
-    path = tmp_path_factory.mktemp("mb") / "real.json"
+def suite_json(tmp_path_factory) -> Path:
+    """The suite's LSTM forward+backward pair, the harness-vs-bare pair and the fast-path benchmarks (all
+    three cells) on the tiny grid, run as CI runs the suite (a subprocess, the benchmark folder named on
+    the command line): one pytest-benchmark JSON, which real_json and fast_json split in two."""
+    path = tmp_path_factory.mktemp("mb") / "suite.json"
     env = {**os.environ, "BENCH_THREADS": "1", "BENCH_DEVICE": "cpu"}
-    k = "forward_backward and lstm or harness_overhead"
+    k = "forward_backward and lstm or harness_overhead or test_bench_fastpath"
     cmd = [
         sys.executable,
         "-m",
@@ -269,9 +270,25 @@ def real_json(tmp_path_factory) -> Path:
         k,
     ]
     cmd += [f"--benchmark-json={path}", "-q", "-p", "no:cacheprovider"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return path
+
+
+def _part(suite: Path, out: Path, fastpath: bool) -> Path:
+    """The suite's JSON with only the fast-path benchmarks (fastpath) or only the others."""
+    doc = json.loads(suite.read_text())
+    doc["benchmarks"] = [
+        b for b in doc["benchmarks"] if ("test_bench_fastpath.py::" in b["fullname"]) == fastpath
+    ]
+    out.write_text(json.dumps(doc))
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_json(suite_json) -> Path:
+    """The LSTM forward+backward pair and the harness-vs-bare pair of the suite's run."""
+    return _part(suite_json, suite_json.with_name("real.json"), fastpath=False)
 
 
 @pytest.mark.slow  # runs real benchmarks / builds twice (8-10 s): `pytest -m slow`
@@ -347,19 +364,13 @@ def test_fastpath_gates_need_the_twin(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def fast_json(tmp_path_factory) -> Path:
-    """The suite's fast-path benchmarks (all three cells) on the tiny grid, run as CI runs the suite."""
+def fast_json(suite_json) -> Path:
+    """The fast-path benchmarks (all three cells) of the suite's run."""
     from bench import fastpath
 
     if not fastpath.available():
         pytest.skip("bench.fastpath could not be built")
-    path = tmp_path_factory.mktemp("mbf") / "fast.json"
-    env = {**os.environ, "BENCH_THREADS": "1", "BENCH_DEVICE": "cpu"}
-    cmd = [sys.executable, "-m", "pytest", "tests/benchmarks/test_bench_fastpath.py", "--benchmark-only"]
-    cmd += ["--bench-grid=tiny", f"--benchmark-json={path}", "-q", "-p", "no:cacheprovider"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return path
+    return _part(suite_json, suite_json.with_name("fast.json"), fastpath=True)
 
 
 @pytest.mark.slow  # runs real benchmarks / builds twice (8-10 s): `pytest -m slow`

@@ -203,13 +203,51 @@ def make_results(
     return ids
 
 
+class Drawn:
+    """What one report build drew: every seaborn FacetGrid (and how often map_dataframe drew into it), and
+    the matplotlib figures still open after it."""
+
+    def __init__(self):
+        self.grids: list = []
+        self.open_figures: list[int] | None = None
+
+
+def build_recording(root: Path, out: Path, drawn: Drawn):
+    """build_report(root, out), recording into `drawn` the FacetGrids it makes and the figures it leaves."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    class Recording(sns.FacetGrid):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.mapped = 0
+            drawn.grids.append(self)
+
+        def map_dataframe(self, *args, **kwargs):
+            self.mapped += 1
+            return super().map_dataframe(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sns, "FacetGrid", Recording)
+        res = build_report(root, out)
+    drawn.open_figures = plt.get_fignums()
+    return res
+
+
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def built_drawn(tmp_path_factory):
+    """The full synthetic results and their report, built once; with what the build drew."""
     root = tmp_path_factory.mktemp("results")
     make_results(root)
     out = tmp_path_factory.mktemp("report")
-    res = build_report(root, out)
-    return root, out, res
+    drawn = Drawn()
+    res = build_recording(root, out, drawn)
+    return root, out, res, drawn
+
+
+@pytest.fixture(scope="module")
+def built(built_drawn):
+    return built_drawn[:3]
 
 
 def summary_row(md: str, task: str, T: int, cell: str) -> list[str]:
@@ -582,33 +620,14 @@ def test_cost_never_pools_thread_counts(tmp_path):
     assert (cost["vs_lstm"] == 1.0).all()  # each GRU row against the LSTM of its own thread count
 
 
-@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
-def test_figures_facet_through_seaborn(tmp_path, monkeypatch):
+def test_figures_facet_through_seaborn(built_drawn):
     """Every figure is a seaborn FacetGrid drawn by map_dataframe, and is closed once saved."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    grids = []
-
-    class Recording(sns.FacetGrid):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self.mapped = 0
-            grids.append(self)
-
-        def map_dataframe(self, *args, **kwargs):
-            self.mapped += 1
-            return super().map_dataframe(*args, **kwargs)
-
-    monkeypatch.setattr(sns, "FacetGrid", Recording)
-    root = tmp_path / "results"
-    make_results(root)
-    build_report(root, tmp_path / "report")
-    assert len(grids) == len(list((tmp_path / "report" / "figures").glob("*.png"))) == 5
-    assert all(g.mapped >= 1 for g in grids)
-    assert grids[0].axes.shape == (2, 3)  # solve rate and loss rows, one column per task
-    assert grids[-1].axes.shape == (1, 3)  # the headline's critical length: one panel per task
-    assert plt.get_fignums() == []
+    _, out, _, drawn = built_drawn  # the full results' report, built while recording its FacetGrids
+    assert len(drawn.grids) == len(list((out / "figures").glob("*.png"))) == 5
+    assert all(g.mapped >= 1 for g in drawn.grids)
+    assert drawn.grids[0].axes.shape == (2, 3)  # headline: accuracy and loss rows, one column per task
+    assert drawn.grids[-1].axes.shape == (1, 3)  # the headline's critical length: one panel per task
+    assert drawn.open_figures == []
 
 
 def test_literature_is_an_analysis_table(tmp_path):

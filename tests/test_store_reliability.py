@@ -283,7 +283,8 @@ def test_stale_claims_are_taken_over_live_ones_are_not(tmp_path, monkeypatch):
 
 @pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
 def test_a_killed_claimant_is_taken_over(tmp_path):
-    args = [*TINY, "train.steps=3000", "train.eval_every=1000", "train.early_stop=false"]
+    # long enough to be killed while it trains (~2 s after its config.json appears), short to retrain here
+    args = [*TINY, "train.steps=500", "train.eval_every=500", "train.early_stop=false"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench", "run", *args, f"results_dir={tmp_path}"], env=ENV, cwd=tmp_path
     )
@@ -335,6 +336,7 @@ def test_two_concurrent_sweeps_train_every_run_exactly_once(tmp_path):
         "train.steps=10",
         "progress=false",
         "jobs=1",
+        "threads=1",  # two sweeps on the shared cores: one thread each, no OpenMP spin-waiting
     ]
     procs = [
         subprocess.Popen(
@@ -528,10 +530,20 @@ def test_unwritable_results_dir_is_a_preflight_error(tmp_path, monkeypatch, caps
     assert cli_main(["report", f"results_dir={tmp_path}", f"report_dir={a_file}"]) == 2
 
 
-def test_a_complete_read_only_archive_still_reads(tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def odd_sweep(tmp_path_factory) -> tuple[Path, Path]:
+    """A bare grid of two runs swept (in this process) into a results_dir with a space, a comma and a
+    non-ASCII letter in its name: (the folder it lies in, the results_dir)."""
+    root = tmp_path_factory.mktemp("odd")
+    odd = root / "a b,c é"
+    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(root, odd)]) == 0
+    return root, odd
+
+
+def test_a_complete_read_only_archive_still_reads(tmp_path, monkeypatch, capsys, odd_sweep):
     grid = [*BARE, "cell=rnn,gru", *TINY]
-    assert sweep_main([*grid, *sweep_dirs(tmp_path)]) == 0
     results = tmp_path / "results"
+    shutil.copytree(odd_sweep[1], results)  # the grid's two runs, swept to completion by the fixture
     real_probe = atomic._probe
     monkeypatch.setattr(  # simulated read-only results_dir
         atomic,
@@ -573,11 +585,10 @@ def test_hydra_quote_round_trips(value):
     assert not o.is_sweep_override() and o.value() == value
 
 
-def test_results_dir_with_space_comma_and_non_ascii(tmp_path):
-    odd = tmp_path / "a b,c é"
-    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(tmp_path, odd)]) == 0
+def test_results_dir_with_space_comma_and_non_ascii(odd_sweep):
+    root, odd = odd_sweep  # swept into `odd` by the fixture (exit status 0)
     assert len(load_results(odd).runs) == 2
-    assert sorted(p.name for p in tmp_path.iterdir() if "a b" in p.name or "c é" in p.name) == ["a b,c é"]
+    assert sorted(p.name for p in root.iterdir() if "a b" in p.name or "c é" in p.name) == ["a b,c é"]
 
 
 def test_report_files_are_written_atomically_and_a_failure_exits_non_zero(tmp_path, monkeypatch, capsys):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import load_results
+from bench.cli import main as cli_main
 from bench.config import compose
 from bench.store import COMPLETE
 from bench.sweep import main as sweep_main
@@ -24,16 +25,6 @@ def dirs(tmp_path: Path) -> list[str]:
         f"report_dir={tmp_path / 'reports'}",
         f"hydra.sweep.dir={tmp_path / 'multirun'}",
     ]
-
-
-def sweep(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bench", "sweep", *args, *dirs(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=timeout,
-    )
 
 
 def completed(tmp_path: Path) -> dict[str, int]:
@@ -73,22 +64,26 @@ def test_default_preset_is_the_main_study_grid():
     assert bad.problems and "task.seq_len" in bad.problems[0] and "huge" in bad.problems[0]
 
 
-@pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
-def test_smoke_preset_end_to_end(tmp_path):
-    proc = sweep(tmp_path, "sweep=smoke")
-    assert proc.returncode == 0, proc.stderr[-3000:]
+@pytest.mark.slow  # a sweep and its report (20-40 s): `pytest -m slow`
+def test_smoke_preset_end_to_end(tmp_path, monkeypatch, capsys):
+    # `bench sweep sweep=smoke` in this process; its runner's workers are real processes (a sweep as a
+    # process of its own: test_killed_sweep_resumes_... here, test_parallel_runner_... in test_usability)
+    monkeypatch.chdir(tmp_path)
+    rc = cli_main(["sweep", "sweep=smoke", *dirs(tmp_path)])
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-3000:]
     res = load_results(tmp_path / "results")
     assert len(res.runs) == 9 and set(res.runs.status) == {"ok"}
     assert set(zip(res.runs["task.name"], res.runs["cell.name"], strict=True)) == {
         (t, c) for t in ("copy", "adding", "recall") for c in ("rnn", "lstm", "gru")
     }
     assert set(res.runs.sweep) == {"smoke"}
-    assert "sweep done: 9 ok, 0 diverged, 0 failed, 0 skipped" in proc.stdout
-    assert (tmp_path / "reports" / "report.md").exists() or "report: not built" in proc.stdout
+    assert "sweep done: 9 ok, 0 diverged, 0 failed, 0 skipped" in out.out
+    assert (tmp_path / "reports" / "report.md").exists() or "report: not built" in out.out
 
 
 @pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
-def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
+def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path, monkeypatch, capsys):
     grid = [
         "sweep=none",
         "cell=rnn,gru",
@@ -97,6 +92,7 @@ def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
         *TINY,
         "train.steps=200",
         "jobs=1",
+        "threads=1",  # one run at a time, one thread: no OpenMP spin-waiting on a shared machine
     ]  # long enough to kill
     p = subprocess.Popen(
         [sys.executable, "-m", "bench", "sweep", *grid, *dirs(tmp_path)],
@@ -111,24 +107,29 @@ def test_killed_sweep_resumes_without_duplicates_or_retraining(tmp_path):
     p.wait()
     before = completed(tmp_path)
     assert 1 <= len(before) < 4, "kill came too late to test resume"
-    proc = sweep(tmp_path, *grid)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # the resume is the same command, run in this process (the kill above is the real process's part)
+    monkeypatch.chdir(tmp_path)
+    rc = cli_main(["sweep", *grid, *dirs(tmp_path)])
+    out = capsys.readouterr()
+    assert rc == 0, out.err[-3000:]
     after = completed(tmp_path)
     assert len(after) == 4
     assert all(after[k] == v for k, v in before.items()), "a completed run was retrained"
-    assert f"{len(before)} skipped" in proc.stdout
+    assert f"{len(before)} skipped" in out.out
     res = load_results(tmp_path / "results")
     assert len(res.runs) == 4 and res.runs.run_id.is_unique and not res.incomplete
 
 
-def test_preflight_rejects_the_whole_sweep_before_training(tmp_path):
+def test_preflight_rejects_the_whole_sweep_before_training(tmp_path, monkeypatch, capsys):
     tiny = [a for a in TINY if not a.startswith("cell.hidden_size")]
-    proc = sweep(tmp_path, "sweep=none", "cell=gru,lstm", "train.lr=0.01,0", "cell.hidden_size=8,-1", *tiny)
-    assert proc.returncode == 2
-    assert "sweep not started: 6 invalid job(s)" in proc.stderr  # 2 cells x (lr=0 or hidden=-1) combos
-    assert proc.stderr.count("train.lr must be a number > 0") == 4
-    assert proc.stderr.count("cell.hidden_size must be an integer >= 1") == 4
-    assert "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep=none", "cell=gru,lstm", "train.lr=0.01,0", "cell.hidden_size=8,-1", *tiny, *dirs(tmp_path)]
+    assert cli_main(["sweep", *args]) == 2
+    err = capsys.readouterr().err
+    assert "sweep not started: 6 invalid job(s)" in err  # 2 cells x (lr=0 or hidden=-1) combos
+    assert err.count("train.lr must be a number > 0") == 4
+    assert err.count("cell.hidden_size must be an integer >= 1") == 4
+    assert "Traceback" not in err
     assert not (tmp_path / "results").exists()
 
 
@@ -156,7 +157,8 @@ def test_a_failing_job_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
         return real(spec, **kw)
 
     monkeypatch.setattr(bt, "train", flaky)
-    rc = sweep_main(["sweep=none", "cell=rnn,lstm,gru", "task=recall", *TINY, "jobs=1", *dirs(tmp_path)])
+    grid = ["sweep=none", "cell=rnn,lstm,gru", "task=recall", *TINY, "jobs=1", "threads=1"]
+    rc = sweep_main([*grid, *dirs(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1
     assert "2 ok, 0 diverged, 1 failed, 0 skipped" in out
@@ -177,7 +179,16 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
         return real(spec, **kw)
 
     monkeypatch.setattr(bt, "train", counting)
-    args = ["sweep=default", "task=recall", "cell=rnn", "init=default", "seed=0", *TINY, "jobs=1"]
+    args = [
+        "sweep=default",
+        "task=recall",
+        "cell=rnn",
+        "init=default",
+        "seed=0",
+        *TINY,
+        "jobs=1",
+        "threads=1",
+    ]
     args += dirs(tmp_path)
     assert sweep_main(args) == 0
     out = capsys.readouterr().out
@@ -196,9 +207,11 @@ def test_force_retrains_a_repeated_grid_point_once(tmp_path, monkeypatch, capsys
         ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5"],
     ],
 )
-def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher):
-    proc = sweep(tmp_path, "sweep=none", "cell=rnn,gru", "task=recall", *TINY, *launcher)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+def test_parallel_and_cluster_launchers_write_the_same_layout(tmp_path, launcher, monkeypatch, capsys):
+    # the sweep in this process; the launcher (a Hydra multirun child and its workers) runs as it would
+    monkeypatch.chdir(tmp_path)
+    rc = cli_main(["sweep", "sweep=none", "cell=rnn,gru", "task=recall", *TINY, *launcher, *dirs(tmp_path)])
+    assert rc == 0, capsys.readouterr().err[-3000:]
     res = load_results(tmp_path / "results")
     assert len(res.runs) == 2 and set(res.runs.status) == {"ok"}
     if "joblib" in launcher[0]:

@@ -252,26 +252,15 @@ def test_missing_results_dir_loads_empty(tmp_path):
     assert len(res) == 0 and list(res.runs.columns) == list(RUN_COLUMNS)
 
 
-def test_cli_run_prints_a_summary_and_writes_the_run(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench",
-            "run",
-            "cell=gru",
-            "task=recall",
-            "task.seq_len=4",
-            "train.steps=20",
-            *SMALL,
-            f"results_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "ms/step" in proc.stdout and "chance" in proc.stdout
+def test_cli_run_prints_a_summary_and_writes_the_run(tmp_path, monkeypatch, capsys):
+    from bench.cli import main as cli_main
+
+    monkeypatch.chdir(tmp_path)  # `bench run` from here (in this process): it writes only results_dir
+    args = ["run", "cell=gru", "task=recall", "task.seq_len=4", "train.steps=20", *SMALL]
+    rc = cli_main([*args, f"results_dir={tmp_path}"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "ms/step" in out.out and "chance" in out.out
     assert len(load_results(tmp_path)) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]
 

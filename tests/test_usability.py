@@ -3,9 +3,11 @@ what to do, per-command help, and tables other tools read (CSV, TensorBoard)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,18 +31,43 @@ def bench(tmp_path: Path, *args: str, timeout: float = 300) -> subprocess.Comple
     )
 
 
+def in_process(args: list[str]) -> tuple[int, str, str]:
+    """`bench` with these arguments in this process: (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(args)
+    return rc, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seq(tmp_path_factory):
+    """GRID swept in this process (jobs=1, threads=1): (results dir, stdout). Several tests read it; the
+    ones that change a results dir work on a copy."""
+    root = tmp_path_factory.mktemp("seq")
+    rc, out, err = in_process(["sweep", *GRID, "jobs=1", "threads=1", f"results_dir={root / 'seq'}"])
+    assert rc == 0, err[-2000:]
+    return root / "seq", out
+
+
+def copy_runs(src: Path, dst: Path, keep=lambda run: True) -> None:  # noqa: ANN001
+    """Copy the run folders of results dir `src` whose runs row passes `keep` into results dir `dst`."""
+    runs = load_results(src).runs
+    for _, run in runs[runs.apply(keep, axis=1)].iterrows():
+        shutil.copytree(src / "runs" / run.run_id, dst / "runs" / run.run_id)
+
+
 # ----------------------------------------------------------------------------- speed defaults
 @pytest.mark.slow  # a process-level sweep (20-40 s): `pytest -m slow`
-def test_parallel_runner_gives_the_sequential_results_and_a_clean_console(tmp_path):
-    seq = bench(tmp_path, "sweep", *GRID, "jobs=1", "threads=1", f"results_dir={tmp_path / 'seq'}")
+def test_parallel_runner_gives_the_sequential_results_and_a_clean_console(tmp_path, seq):
+    seq_dir, seq_out = seq
     par = bench(tmp_path, "sweep", *GRID, "jobs=2", f"results_dir={tmp_path / 'par'}")
-    assert seq.returncode == 0 == par.returncode, par.stderr[-2000:]
-    a, b = (load_results(tmp_path / d).runs.set_index("run_id").sort_index() for d in ("seq", "par"))
+    assert par.returncode == 0, par.stderr[-2000:]
+    a, b = (load_results(d).runs.set_index("run_id").sort_index() for d in (seq_dir, tmp_path / "par"))
     assert list(a.index) == list(b.index) and len(a) == 4
     for col in ("final_loss", "final_accuracy", "steps", "num_params"):
         assert list(a[col]) == list(b[col]), col
     assert set(b.threads) == {max(1, len(os.sched_getaffinity(0)) // 2)}
-    assert "runner: 2 processes" in par.stdout and "runner: 1 process " in seq.stdout
+    assert "runner: 2 processes" in par.stdout and "runner: 1 process " in seq_out
     # one line per finished job, a task x cell table, no bar debris without a terminal
     lines = [x for x in par.stdout.splitlines() if x.startswith("[")]
     assert len(lines) == 4 and all(x.startswith(f"[{i}/4] recall T=4 ") for i, x in enumerate(lines, 1))
@@ -52,23 +79,29 @@ def test_parallel_runner_gives_the_sequential_results_and_a_clean_console(tmp_pa
     assert (tmp_path / "par" / "report" / "report.md").exists() or "report: not built" in par.stdout
 
 
-@pytest.mark.slow  # process-level / figure-heavy (10-20 s): `pytest -m slow`
-def test_bench_run_uses_one_thread_on_cpu_unless_given(tmp_path):
-    out = bench(tmp_path, "run", "task=recall", *TINY, f"results_dir={tmp_path / 'r'}")
-    assert out.returncode == 0, out.stderr
-    first = out.stdout.splitlines()[0]
-    assert first.startswith("run ") and first.endswith(": lstm recall T=4 seed 0 on cpu, 1 thread")
+def test_bench_run_uses_one_thread_on_cpu_unless_given(tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    # as a fresh process on two or more cores starts (torch's default: one thread per core), so that
+    # only the harness can bring it down to one
+    torch.set_num_threads(2)
+    rc, out, err = in_process(["run", "task=recall", *TINY, f"results_dir={tmp_path / 'r'}"])
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("run ") and first.endswith(": recall T=4 lstm seed 0 on cpu, 1 thread")
     assert list(load_results(tmp_path / "r").runs.threads) == [1]
-    out = bench(tmp_path, "run", "task=recall", *TINY, "seed=1", "threads=2", f"results_dir={tmp_path / 'r'}")
-    assert out.returncode == 0 and "on cpu, 2 threads" in out.stdout.splitlines()[0]
+    args = ["run", "task=recall", *TINY, "seed=1", "threads=2", f"results_dir={tmp_path / 'r'}"]
+    rc, out, _ = in_process(args)
+    assert rc == 0 and "on cpu, 2 threads" in out.splitlines()[0]
+    assert sorted(load_results(tmp_path / "r").runs.threads) == [1, 2]
 
 
-def test_a_sweep_of_complete_runs_launches_nothing(tmp_path, monkeypatch, capsys):
+def test_a_sweep_of_complete_runs_launches_nothing(tmp_path, monkeypatch, capsys, seq):
     import bench.sweep as bs
 
     args = [*GRID, "jobs=1", f"results_dir={tmp_path / 'r'}", f"report_dir={tmp_path / 'rep'}"]
-    assert sweep_main(args) == 0
-    capsys.readouterr()
+    copy_runs(seq[0], tmp_path / "r")  # the four runs of GRID, swept to completion by the fixture
 
     def boom(*a, **k):
         raise AssertionError("a job was launched although every run is complete")
@@ -90,7 +123,16 @@ def test_header_counts_with_repeated_grid_points_and_force(tmp_path, capsys, mon
 
     monkeypatch.setattr(bs, "_report", lambda *a: 0)
     # task.seq_len given while the default preset sweeps `length` (5 rungs): five grid points, one run
-    args = ["sweep=default", "task=recall", "cell=rnn", "init=default", "seed=0", *TINY, "jobs=1"]
+    args = [
+        "sweep=default",
+        "task=recall",
+        "cell=rnn",
+        "init=default",
+        "seed=0",
+        *TINY,
+        "jobs=1",
+        "threads=1",
+    ]
     args += [f"results_dir={tmp_path / 'r'}", f"report_dir={tmp_path / 'rep'}"]
     assert sweep_main(args) == 0
     assert "5 jobs (1 distinct runs), 0 already complete" in capsys.readouterr().out
@@ -111,11 +153,12 @@ def test_the_bar_shows_the_job_that_just_finished():
 
 
 # ----------------------------------------------------------------------------- sweep semantics
-def test_dry_run_lists_jobs_with_an_eta_and_trains_nothing(tmp_path, capsys):
+def test_dry_run_lists_jobs_with_an_eta_and_trains_nothing(tmp_path, capsys, seq):
     root = [f"results_dir={tmp_path / 'r'}", f"report_dir={tmp_path / 'rep'}", "jobs=1"]
-    assert sweep_main(["sweep=none", "cell=rnn,gru", "task=recall", "seed=0", *TINY, *root]) == 0
-    capsys.readouterr()
+    # stored: recall rnn and gru, seed 0 (GRID's seed-0 runs, swept to completion by the fixture)
+    copy_runs(seq[0], tmp_path / "r", keep=lambda run: run.seed == 0)
     before = sorted((tmp_path / "r" / "runs").iterdir())
+    assert len(before) == 2
     # seed 1: same config_id as a stored run (its ms_per_step); lstm: same task and cell stored? no estimate
     assert (
         sweep_main(["sweep=none", "cell=rnn,gru,lstm", "task=recall", "seed=0,1", *TINY, *root, "--dry-run"])
@@ -181,7 +224,9 @@ def test_interrupt_is_one_line_and_leaves_no_workers(tmp_path, sig, code):
     assert lines[-1].startswith("interrupted: ") and lines[-1].endswith(
         "runs complete; rerun the same command to resume"
     )
-    time.sleep(1.5)
+    deadline = time.time() + 1.5  # the workers are gone within 1.5 s of the sweep's exit
+    while _workers_of(p.pid) and time.time() < deadline:
+        time.sleep(0.1)
     assert _workers_of(p.pid) == []
     done = set((tmp_path / "r" / "runs").glob(f"*/{COMPLETE}"))
     time.sleep(1.0)
@@ -255,11 +300,11 @@ def test_report_needs_an_existing_results_dir_and_writes_next_to_it(tmp_path, ca
 # ----------------------------------------------------------------------------- data
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """Two tiny stored runs (forget bias a number and chrono), written by `bench run`."""
+    """Two tiny stored runs (forget bias a number and chrono), written by `bench run` (in this process)."""
     root = tmp_path_factory.mktemp("stored")
     for extra in (["cell.forget_bias=1"], ["cell.forget_bias=chrono", "seed=1"]):
-        proc = bench(root, "run", "task=recall", *TINY, *extra, f"results_dir={root / 'results'}")
-        assert proc.returncode == 0, proc.stderr
+        rc, _, err = in_process(["run", "task=recall", *TINY, *extra, f"results_dir={root / 'results'}"])
+        assert rc == 0, err
     return root / "results"
 
 
