@@ -15,6 +15,8 @@ from bench.report import critical, matching, outcomes, paired, profiles, tuned
 from bench.report.ablations import Ablation, find_all
 from bench.report.data import Prepared, prepare
 from bench.report.factors import FACTORS, Factor, presets
+from bench.report.preset_claims import decide_all, verdict_frame
+from bench.report.preset_common import PresetResult
 from bench.results import Results
 
 X = TypeVar("X")
@@ -38,6 +40,8 @@ class Analysis:
     seeds: pd.DataFrame  # per-seed values of the main comparison (paired.SEED_COLUMNS)
     tuning: pd.DataFrame  # the learning-rate grid of the tuning runs per (task, arm, rate): tuned.GRID
     tuning_check: Mapping[str, object]  # whether the main runs used their arm's selected rate (tuned.check)
+    presets: Mapping[str, PresetResult]  # preset -> its evidence table and verdicts (preset_claims.py)
+    presets_verdicts: pd.DataFrame  # every preset's verdict rows: preset, claim, verdict, evidence
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -87,7 +91,8 @@ def analyse(
     seeds = _guard("per-seed table", lambda: paired.per_seed(p.main, p.curves), empty, notes)
     grid = _guard("tuning grid", lambda: tuned.grid(p.runs), empty, notes)
     check = _guard("tuning check", lambda: tuned.check(p.runs, p.main), {}, notes)
+    decided = decide_all(p, notes)
     return Analysis(
         p, factors, summary, med, fall, cm, cost, abl, lit, microbench, tuple(notes),
-        crit, pairs, seeds, grid, MappingProxyType(check),
+        crit, pairs, seeds, grid, MappingProxyType(check), MappingProxyType(decided), verdict_frame(decided),
     )  # fmt: skip

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bench.cells import CELL_DEFS
 from bench.report.doc import NA, is_missing, text
-from bench.report.factors import FACTORS, STANDARD_VARIANTS, presets
+from bench.report.factors import FACTORS, STANDARD_VARIANTS, presets, standard_structure
 from bench.results import Results
 from bench.schema import RUN_COLUMNS, RUN_TYPES, SPEC_COLUMNS
 from bench.spec import TASK_SPECS
@@ -54,6 +54,7 @@ class Prepared:
     missing: frozenset[str] = frozenset()  # run columns absent (or empty) in every run
     notes: tuple[str, ...] = field(default_factory=tuple)
     weights: pd.DataFrame = field(default_factory=pd.DataFrame)  # Results.weights of these runs
+    states: pd.DataFrame = field(default_factory=pd.DataFrame)  # Results.states of these runs
 
     def lacks(self, *cols: str) -> list[str]:
         """The columns among `cols` that have no value in any run."""
@@ -197,14 +198,15 @@ def _task_labels(runs: pd.DataFrame) -> pd.Series:
 
 def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataFrame:
     """The main comparison: per (task, seq_len, arm) the configuration (config_id) with the standard
-    variant, run outside an ablation preset, with the most runs, fused if there is a choice (ties: by id).
+    variant and structure (factors.standard_structure: one direction, one layer, full BPTT), run outside
+    an ablation preset, with the most runs, fused if there is a choice (ties: by id).
     Tuning runs (their own seeds, several rates per arm) are left out; with nothing else, each arm's tuning
     runs at its selected rate (bench.tuning's rule) stand in."""
     tune = runs["sweep"] == TUNE_SWEEP
     runs = runs[~tune] if (~tune).any() else selected_rates(runs)
     r = runs.assign(
         cfg=runs["config_id"],
-        _std=runs[VARIANT].isin((*STANDARD_VARIANTS, NA)),
+        _std=runs[VARIANT].isin((*STANDARD_VARIANTS, NA)) & standard_structure(runs),
         _main_sweep=~runs["sweep"].isin(ablation_presets),
         _fused=runs[IMPL] == "fused",
     )
@@ -273,5 +275,7 @@ def prepare(res: Results, ablation_presets: tuple[str, ...] = presets(FACTORS)) 
     profile = profile[profile["run_id"].isin(ids)] if "run_id" in profile.columns else profile
     weights = res.weights
     weights = weights[weights["run_id"].isin(ids)] if "run_id" in weights.columns else weights
+    states = res.states
+    states = states[states["run_id"].isin(ids)] if "run_id" in states.columns else states
     main = pick_main(runs, ablation_presets) if len(runs) else runs.assign(cfg=pd.Series(dtype=object))
-    return Prepared(runs, main, curves, profile, frozenset(missing), tuple(notes), weights)
+    return Prepared(runs, main, curves, profile, frozenset(missing), tuple(notes), weights, states)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from bench.cells import CELL_DEFS
 from bench.report.doc import NA, integer, num, text
+from bench.report.lengths import task_lengths
 
 # the textbook variants of the cells, from the cell registry (rnn: tanh, lstm / gru: vanilla)
 STANDARD_VARIANTS = tuple(sorted({d.default_variant for d in CELL_DEFS.values()}))
@@ -68,6 +69,42 @@ def _budget_label(runs: pd.DataFrame) -> pd.Series:
     )
 
 
+def flag(col: pd.Series) -> pd.Series:
+    """A boolean runs column (nullable, or 'True' / 'False' text in older tables) as plain bools; missing
+    is False (a field added later defaults to False: bench.spec.added)."""
+    return text(col).str.lower().eq("true")
+
+
+def _bidirectional_label(runs: pd.DataFrame) -> pd.Series:
+    bi = flag(runs["cell.bidirectional"])
+    return pd.Series(np.where(bi, "bidirectional", "unidirectional"), index=runs.index)
+
+
+def _layers_label(runs: pd.DataFrame) -> pd.Series:
+    n = runs["cell.layers"].map(integer)
+    return n + np.where(n == "1", " layer", " layers")
+
+
+FULL_BPTT = "full BPTT"
+
+
+def _tbptt_label(runs: pd.DataFrame) -> pd.Series:
+    """'K=8', or 'full BPTT' for train.tbptt null or K >= L (one chunk: the same step, bench/tbptt.py)."""
+    k = pd.to_numeric(runs["train.tbptt"], errors="coerce")
+    full = k.isna() | (k >= task_lengths(runs)["length"])
+    return ("K=" + k.map(integer)).where(~full, FULL_BPTT)
+
+
+def _activation_label(runs: pd.DataFrame) -> pd.Series:
+    return (
+        text(runs["cell.variant"])
+        + ", "
+        + text(runs["cell.recurrent_init"])
+        + " init, clip "
+        + text(runs["train.clip"])
+    )
+
+
 FACTORS: tuple[Factor, ...] = (
     Factor(
         "variant",
@@ -86,7 +123,55 @@ FACTORS: tuple[Factor, ...] = (
     Factor("clip", "Gradient clipping", ("train.clip", "train.clip_value"), _clip_label, preset="clip"),
     Factor("lr", "Learning rate", ("train.lr",), _lr_label, axis="log", preset="lr", best=True),
     Factor("budget", "Parameter-matched vs hidden-matched", ("cell.budget",), _budget_label, preset="budget"),
+    # The presets of issue 12; their verdicts: bench/report/preset_claims.py.
+    Factor(
+        "bidirectional",
+        "Bidirectional cells",
+        ("cell.bidirectional",),
+        _bidirectional_label,
+        preset="bidirectional",
+        standard=("unidirectional",),
+    ),
+    Factor(
+        "depth",
+        "Stacked layers at a matched parameter count",
+        ("cell.layers",),
+        _layers_label,
+        preset="depth",
+        standard=("1 layer",),
+    ),
+    Factor(
+        "tbptt",
+        "Truncated backpropagation through time (K steps)",
+        ("train.tbptt",),
+        _tbptt_label,
+        axis="log",
+        preset="tbptt",
+        standard=(FULL_BPTT,),
+    ),
+    Factor(
+        "activation",
+        "RNN activation x recurrent init x clipping under SGD",
+        ("cell.variant", "cell.recurrent_init", "train.clip"),
+        _activation_label,
+        preset="activation",
+        standard=("tanh, default init, clip norm",),
+    ),
 )
+
+
+# Factors whose standard arm every cell has (one direction, one layer, full BPTT): the main comparison
+# prefers runs at it, so a preset that varies the structure never stands in for the textbook cell.
+STRUCTURE = ("bidirectional", "depth", "tbptt")
+
+
+def standard_structure(runs: pd.DataFrame, factors: tuple[Factor, ...] = FACTORS) -> pd.Series:
+    """Per run: whether it is at the standard arm of every STRUCTURE factor in `factors`."""
+    ok = pd.Series(True, index=runs.index)
+    for f in factors:
+        if f.name in STRUCTURE and f.standard is not None and set(f.fields) <= set(runs.columns):
+            ok &= f.arms(runs).isin(f.standard).to_numpy()
+    return ok
 
 
 def presets(factors: tuple[Factor, ...]) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from bench.report.analysis import Analysis
 from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
 from bench.report.part import Out, Part, skip
+from bench.report.preset_tables import preset_blocks
 from bench.report.profiles import DEPENDENCY_LOSS, NEEDED
 
 
@@ -139,7 +140,8 @@ def cost(a: Analysis, out: Out) -> Part:
 
 
 def ablations(a: Analysis, out: Out) -> Part:
-    """One figure and table per ablation factor present."""
+    """One figure and table per ablation factor present; under a factor whose preset has verdicts
+    (preset_claims.py), its evidence table and verdicts; a verdict preset without runs is one line."""
     named = ", ".join(f.preset for f in a.factors if f.preset)
     blocks: list[Block] = [
         Para(
@@ -149,25 +151,30 @@ def ablations(a: Analysis, out: Out) -> Part:
             "the most arms and runs is shown."
         ),
     ]
-    if not a.ablations:
-        return Part(
-            [
-                *blocks,
-                Para(
-                    "No ablations present in these results: every task, length and cell has one "
-                    "configuration (or only seeds differ)."
-                ),
-            ]
+    verdicts = {f.name: a.presets[f.preset] for f in a.factors if f.preset in a.presets}
+    ran = {name for name, r in verdicts.items() if r.n_runs}
+    if not a.ablations and not ran:
+        blocks.append(
+            Para(
+                "No ablations present in these results: every task, length and cell has one "
+                "configuration (or only seeds differ)."
+            )
         )
-    for ab in a.ablations.values():
-        blocks.append(Heading(ab.factor.title, 3))
-        if out.draw:
-            blocks.append(figures.ablation(ab, out.figdir))
-        blocks.append(tables.ablation_table(ab))
-        if ab.factor.best:
-            blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), ab.factor.name, ab.key)))
-    absent = [f.title for f in a.factors if f.name not in a.ablations]
-    if absent:
+    for f in a.factors:
+        ab = a.ablations.get(f.name)
+        if ab is None and f.name not in ran:
+            continue
+        blocks.append(Heading(f.title, 3))
+        if ab is not None:
+            blocks += [figures.ablation(ab, out.figdir)] if out.draw else []
+            blocks.append(tables.ablation_table(ab))
+            if f.best:
+                blocks.append(Bullets(tables.best_arm_lines(best_arms(ab), f.name, ab.key)))
+        if f.name in verdicts:  # its verdicts, or the one line saying its preset has no runs
+            blocks += preset_blocks(verdicts[f.name])
+    blocks += [preset_blocks(r)[0] for name, r in verdicts.items() if name not in ran | set(a.ablations)]
+    absent = [f.title for f in a.factors if f.name not in a.ablations and f.name not in verdicts]
+    if absent and (a.ablations or ran):
         blocks.append(Para("Not present in these results: " + "; ".join(absent) + "."))
     return Part(blocks)
 
