@@ -54,6 +54,9 @@ class Prepared:
     missing: frozenset[str] = frozenset()  # run columns absent (or empty) in every run
     notes: tuple[str, ...] = field(default_factory=tuple)
     weights: pd.DataFrame = field(default_factory=pd.DataFrame)  # Results.weights of these runs
+    states: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # Results.states (max |h_t|, ...) of these runs
 
     def lacks(self, *cols: str) -> list[str]:
         """The columns among `cols` that have no value in any run."""
@@ -271,7 +274,8 @@ def prepare(res: Results, ablation_presets: tuple[str, ...] = presets(FACTORS)) 
     curves = res.curves[res.curves["run_id"].isin(ids)] if "run_id" in res.curves.columns else res.curves
     profile = res.grad_profile
     profile = profile[profile["run_id"].isin(ids)] if "run_id" in profile.columns else profile
-    weights = res.weights
-    weights = weights[weights["run_id"].isin(ids)] if "run_id" in weights.columns else weights
+    weights, states = (
+        t[t["run_id"].isin(ids)] if "run_id" in t.columns else t for t in (res.weights, res.states)
+    )
     main = pick_main(runs, ablation_presets) if len(runs) else runs.assign(cfg=pd.Series(dtype=object))
-    return Prepared(runs, main, curves, profile, frozenset(missing), tuple(notes), weights)
+    return Prepared(runs, main, curves, profile, frozenset(missing), tuple(notes), weights, states)
