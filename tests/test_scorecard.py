@@ -99,7 +99,9 @@ def test_critical_length_claims_flip_and_ties_at_the_top_are_undecided():
     one_b, two_b = reach_rows(crit([("rnn", "bracket", 30, 100, 2), ("lstm", "bracket", 30, 100, 2)]))
     assert one_b["verdict"] == two_b["verdict"] == "not supported"
     tie = reach_rows(crit([("rnn", "at_least", 100, np.nan, 3.5), ("lstm", "at_least", 100, np.nan, 3.5)]))[0]
-    assert tie["verdict"] == NOT_MEASURED and "longest length it ran" in tie["evidence"]
+    assert tie["verdict"] == NOT_MEASURED and "both arms hold to the longest length" in tie["evidence"]
+    both_fail = reach_rows(crit([("rnn", "below", np.nan, 10, 0), ("lstm", "below", np.nan, 10, 0)]))[0]
+    assert both_fail["verdict"] == NOT_MEASURED
 
 
 def speed_of(gru_step: float, gru_wall: float, fused_gru: float) -> Speed:
@@ -213,3 +215,20 @@ def test_depth_claim_follows_the_deeper_runs(tiny):
 
     assert card(True)["verdict"] == "supported" and card(True)["condition"] == "adds: LSTM 2 layers (copy)"
     assert card(False)["verdict"] == "not supported"
+
+
+def test_truncation_is_judged_only_against_a_full_bptt_that_learnt(tiny):
+    full = tiny.runs[tiny.runs[CELL_INIT] == "lstm"]  # solved, train.tbptt unset: full backpropagation
+    cut = full.assign(run_id=full["run_id"] + "k", **{"train.tbptt": 8.0})
+
+    def card(full_solved: bool, cut_solved: bool) -> dict:
+        runs = pd.concat([full.assign(solved_ok=full_solved), cut.assign(solved_ok=cut_solved)])
+        a = SimpleNamespace(runs=runs, prepared=SimpleNamespace(curves=tiny.prepared.curves), ablations={})
+        return {r["part"]: r for r in remedy_rows(a) if r["claim"] == 5}["d"]
+
+    assert card(True, True)["verdict"] == "supported"
+    assert (
+        card(True, False)["verdict"] == "not supported"
+        and "worse: LSTM K=8" in card(True, False)["condition"]
+    )
+    assert card(False, False)["verdict"] == NOT_MEASURED and card(False, False)["preset"] == "tbptt"

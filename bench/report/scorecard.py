@@ -46,8 +46,17 @@ CLAIMS: dict[tuple[int, str], str] = {
     (6, "a"): "Stacked layers add capacity (at a matched parameter count)",
     (6, "b"): "Bidirectional cells add capacity",
 }
+UNDECIDED = (
+    "every comparison is undecided: both arms hold to the longest length they ran, or both fail their "
+    "shortest; longer (or shorter) lengths decide"
+)
 # How a dimension that tells cases apart is named in "depends on ...".
 DIM_WORDS = {"task_label": "the task", LEN: "the length", CELL: "the cell", "init": "the init"}
+
+
+def dims_of(*cols: str) -> dict[str, str]:
+    """The dimensions `cols` with their words (DIM_WORDS), for verdict_of."""
+    return {c: DIM_WORDS[c] for c in cols}
 
 
 def row(
@@ -55,8 +64,8 @@ def row(
     verdict: str,
     condition: str = "",
     evidence: str = "",
-    sources: tuple = (),
-    preset="",
+    sources: tuple[str, ...] = (),
+    preset: str = "",
 ) -> dict:
     """One scorecard row (COLUMNS); `preset` names the sweep preset that measures the claim."""
     return {
@@ -79,13 +88,13 @@ def verdict_of(df: pd.DataFrame, ok: str, dims: dict[str, str]) -> str:
         return "supported"
     if not d["_ok"].any():
         return "not supported"
+    if not dims:
+        return "depends on the case"
 
     def flips(col: str) -> bool:
         rest = [c for c in dims if c != col]
         return bool((d.groupby(rest, dropna=False)["_ok"].nunique() > 1).any()) if rest else True
 
-    if not dims:
-        return "depends on the case"
     named = [c for c in dims if flips(c)]
     named = named or [c for c in dims if d.groupby(c, dropna=False)["_ok"].mean().nunique() > 1]
     return "depends on " + " and ".join(dims[c] for c in named or dims)
@@ -169,12 +178,11 @@ def gradient_rows(fall: pd.DataFrame) -> list[dict]:
         if d.empty:
             out.append(unmeasured(key, MAIN_PRESET))
             continue
-        dims = {"task_label": "the task", LEN: "the length", "init": "the init"}
-        if key[0] == 2:
-            dims = {CELL: "the cell", **dims}
+        dims = dims_of(*([CELL] if key[0] == 2 else []), "task_label", LEN, "init")
         k = int(d["vanishes"].sum())
         evidence = (
-            f"median ||dL/dh_t|| (LSTM: or ||dL/dc_t||) at initialisation falls below {FALLOFF:.0e} of its "
+            f"median ||dL/dh_t||{' (LSTM: or ||dL/dc_t||)' if key[0] == 2 else ''} at initialisation falls "
+            f"below {FALLOFF:.0e} of its "
             f"value at the scored position within the sequence in {k} of {len(d)} task / length / arm "
             f"profiles ({cases(d)}); slowest decay: {_rates(d)}"
         )
@@ -188,9 +196,12 @@ def gradient_rows(fall: pd.DataFrame) -> list[dict]:
 def reach_cmp(a: pd.Series, b: pd.Series) -> int | None:
     """+1 when arm `a` surely holds a longer dependency than `b` (critical.reach), -1 surely shorter, 0 the
     same; None when it is undecided: an arm that never failed ('>= T') may hold longer lengths it has not
-    run, so its reach is only a lower bound."""
+    run, so its reach is only a lower bound; and two arms that both fail their shortest length ('< T') say
+    nothing about long dependencies."""
     lo_a, lo_b = a["reach"], b["reach"]
     hi_a, hi_b = (r["reach"] if r["kind"] != "at_least" else float("inf") for r in (a, b))
+    if a["kind"] == b["kind"] == "below":
+        return None
     if lo_a > hi_b:
         return 1
     if hi_a < lo_b:
@@ -232,15 +243,13 @@ def reach_rows(crit: pd.DataFrame) -> list[dict]:
         mine = (c[CELL] == "rnn") if key[0] == 1 else (c[CELL] != "rnn")
         rows, undecided, said = _against_best(c, mine, ok) if len(c) else ([], [], [])
         if not rows:
-            why = "every arm compared holds to the longest length it ran" if said else "no task ran both"
+            why = UNDECIDED if said else "no task ran both"
             out.append(unmeasured(key, MAIN_PRESET, why + (f" ({'; '.join(said)})" if said else "")))
             continue
         d = with_init(pd.DataFrame(rows))
-        dims = {"task_label": "the task", "init": "the init", **({CELL: "the cell"} if key[0] == 2 else {})}
+        dims = dims_of("task_label", "init", *([CELL] if key[0] == 2 else []))
         cond = split_text(d, "ok", yes, "not", always=True)
-        cond += (
-            f"; undecided (both hold to the longest length run): {', '.join(undecided)}" if undecided else ""
-        )
+        cond += f"; undecided: {', '.join(undecided)}" if undecided else ""
         evidence = "critical lengths: " + " | ".join(said)
         out.append(row(key, verdict_of(d, "ok", dims), cond, evidence, ("critical",)))
     return out
@@ -281,7 +290,7 @@ def init_rows(crit: pd.DataFrame, pairs: pd.DataFrame, has_ablation: bool) -> li
             else:
                 rows.append({**r.to_dict(), "ok": side == 1})
     if not rows:
-        why = "every init compared holds to the longest length it ran" if said else "no cell ran two inits"
+        why = f"{UNDECIDED} ({'; '.join(said)})" if said else "no cell ran two inits"
         return [unmeasured(key, f"{MAIN_PRESET},init", why)]
     d = pd.DataFrame(rows)
     cond = split_text(d, "ok", "longer critical length", "not longer", always=True)
@@ -289,7 +298,7 @@ def init_rows(crit: pd.DataFrame, pairs: pd.DataFrame, has_ablation: bool) -> li
     evidence = "critical length with the init vs PyTorch's default: " + "; ".join(said)
     evidence += _paired_inits(pairs)
     sources = ("critical", "paired", *(("ablations",) if has_ablation else ()))
-    dims = {"task_label": "the task", CELL: "the cell", "init": "the init"}
+    dims = dims_of("task_label", CELL, "init")
     return [row(key, verdict_of(d, "ok", dims), cond, evidence, sources)]
 
 

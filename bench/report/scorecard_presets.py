@@ -19,6 +19,7 @@ import pandas as pd
 from bench.report.ablations import clearly, compared
 from bench.report.data import CELL, VARIANT, cell_name, config_without
 from bench.report.doc import NA, integer, num, ratio, text
+from bench.report.factors import FACTORS
 from bench.report.outcomes import outcome_stats
 from bench.report.scorecard import row, split_text, unmeasured, verdict_of
 
@@ -75,15 +76,18 @@ def contrasts(
     curves: pd.DataFrame,
     fields: list[str],
     ref: Callable[[pd.DataFrame], pd.Series],
-    extra,
+    extra: list[str],
+    label: Callable[[pd.DataFrame], pd.Series] | None = None,
 ) -> pd.DataFrame:
     """Groups of runs that differ in `fields` only: per arm that is not its group's reference arm (`ref`:
     the runs, with their group as `_rest` -> True for the reference arm's runs), its outcome_stats row with
     `side` (`better` against the reference) and the reference's `ref_arm`, `ref_solved`, `ref_diverged`,
-    `ref_cmp`. `extra`: descriptive columns kept (constant within a group)."""
+    `ref_cmp`. `extra`: descriptive columns kept (constant within a group); `label`: runs -> arm label
+    (default: the values of `fields`)."""
     if runs.empty:
         return pd.DataFrame()
-    r = runs.assign(_rest=config_without(runs, fields), arm=labels(runs, fields))
+    arm = label(runs) if label is not None else labels(runs, fields)
+    r = runs.assign(_rest=config_without(runs, fields), arm=arm.astype(object))
     r = r.assign(_ref=ref(r).to_numpy())
     g = r.groupby("_rest")
     r = r[g["_ref"].transform("any") & (g["arm"].transform("nunique") > 1) & (r["status"] != "failed")]
@@ -104,9 +108,14 @@ def contrasts(
     side = [better(x, y) for (_, x), (_, y) in zip(out.iterrows(), b.iterrows(), strict=True)]
     return out.assign(
         side=side, ref_arm=b["arm"].to_numpy(), ref_solved=b["n_solved"].to_numpy(),
-        ref_diverged=b["n_diverged"].to_numpy(), ref_cmp=b["cmp_mean"].to_numpy(),
+        ref_diverged=b["n_diverged"].to_numpy(), ref_cmp=b["cmp_mean"].to_numpy(), ref_n=b["n"].to_numpy(),
         sweeps=out["_rest"].map(sweeps).to_numpy(),
     ).reset_index(drop=True)  # fmt: skip
+
+
+def _ratio(v: float) -> str:
+    """A loss / chance as the reading writes it; a diverged run's huge one in powers of ten."""
+    return ratio(v) if not abs(v) >= 100 else num(v, 2)
 
 
 def told(c: pd.DataFrame, what: pd.Series) -> str:
@@ -115,9 +124,9 @@ def told(c: pd.DataFrame, what: pd.Series) -> str:
     k = {s: int((c["side"] == s).sum()) for s in (1, 0, -1)}
     head = f"better in {k[1]} of {n} comparisons, no difference in {k[0]}, worse in {k[-1]}"
     items = [
-        f"{w} on {r['task_label']}: {r['arm']} solved {integer(r['n_solved'])}/{integer(r['n'])}, diverged "
-        f"{integer(r['n_diverged'])}, loss / chance {ratio(r['cmp_mean'])} vs {r['ref_arm']} "
-        f"{integer(r['ref_solved'])}, {integer(r['ref_diverged'])}, {ratio(r['ref_cmp'])}"
+        f"{w} on {r['task_label']}: solved {integer(r['n_solved'])}/{integer(r['n'])}, diverged "
+        f"{integer(r['n_diverged'])}, loss / chance {_ratio(r['cmp_mean'])}; {r['ref_arm']}: solved "
+        f"{integer(r['ref_solved'])}, diverged {integer(r['ref_diverged'])}, {_ratio(r['ref_cmp'])}"
         for w, (_, r) in zip(what, c.iterrows(), strict=True)
     ]
     more = f"; {n - MAX_CASES} more" if n > MAX_CASES else ""
@@ -187,7 +196,9 @@ def _fewest_layers(r: pd.DataFrame) -> pd.Series:
 
 
 def _clip_what(c: pd.DataFrame) -> pd.Series:
-    return "clip " + c["arm"] + ", " + c[CELL].map(cell_name) + " " + c[VARIANT] + ", " + c["train.optimizer"]
+    """'clip norm 1, RNN relu (identity W_hh), sgd'."""
+    cell = c[CELL].map(cell_name) + " " + c[VARIANT] + " (" + c["cell.recurrent_init"] + " W_hh)"
+    return "clip " + c["arm"] + ", " + cell + ", " + c["train.optimizer"]
 
 
 @dataclass(frozen=True)
@@ -203,13 +214,28 @@ class Test:
     preset: str  # the sweep preset(s) that measure it, comma-separated
     words: tuple[str, str]  # (holds, does not), as the condition writes them
     extra: tuple[str, ...] = (CELL,)  # descriptive columns of a group
-    factor: str | None = None  # the ablation factor whose tables show these runs
+    factor: str | None = None  # the ablation factor whose tables show these runs (and label its arms)
     cells: tuple[str, ...] | None = None  # only these cells' runs
+    label: Callable[[pd.DataFrame], pd.Series] | None = None  # runs -> arm label (default: the factor's)
 
 
-def _named(suffix: str, prefix: str = "") -> Callable[[pd.DataFrame], pd.Series]:
-    """How a comparison is written: '<cell> <prefix><arm><suffix>' ('GRU K=16', 'LSTM 2 layers')."""
-    return lambda c: c[CELL].map(cell_name) + " " + prefix + c["arm"] + suffix
+def _cell_arm(c: pd.DataFrame) -> pd.Series:
+    """How a comparison is written: '<cell> <arm>' ('GRU K=16', 'LSTM 2 layers')."""
+    return c[CELL].map(cell_name) + " " + c["arm"]
+
+
+def _k(r: pd.DataFrame) -> pd.Series:
+    k = pd.to_numeric(r[TBPTT], errors="coerce")
+    return k.map(lambda v: "full BPTT" if pd.isna(v) else f"K={integer(v)}")
+
+
+def _layers(r: pd.DataFrame) -> pd.Series:
+    return r["cell.layers"].map(lambda v: f"{integer(v)} layer{'' if v == 1 else 's'}")
+
+
+def _directions(r: pd.DataFrame) -> pd.Series:
+    bi = text(r["cell.bidirectional"]) == "True"
+    return pd.Series(np.where(bi, "bidirectional", "unidirectional"), index=r.index)
 
 
 def _relu_what(c: pd.DataFrame) -> pd.Series:
@@ -224,15 +250,16 @@ TESTS = (
          words=HELPS, extra=("cell.recurrent_init", "train.clip"), factor="variant", cells=("rnn",)),
     Test((5, "c"), ("train.clip", "train.clip_value"), ref=lambda r: r["train.clip"] == "none",
          what=_clip_what, least=1, preset="clip,activation", words=HELPS, factor="clip",
-         dims={**TASK_DIM, CELL: "the cell", VARIANT: "the activation", "train.optimizer": "the optimizer"},
-         extra=(CELL, VARIANT, "train.optimizer")),
-    Test((5, "d"), (TBPTT,), ref=_full_bptt, what=_named("", "K="), least=0, preset="tbptt",
+         dims={**TASK_DIM, CELL: "the cell", VARIANT: "the activation", "cell.recurrent_init": "the init",
+               "train.optimizer": "the optimizer"},
+         extra=(CELL, VARIANT, "cell.recurrent_init", "train.optimizer")),
+    Test((5, "d"), (TBPTT,), ref=_full_bptt, what=_cell_arm, least=0, preset="tbptt", label=_k,
          dims={**TASK_DIM, CELL: "the cell", "arm": "the truncation length"},
          words=("as good as full", "worse")),
-    Test((6, "a"), ("cell.layers",), ref=_fewest_layers, what=_named(" layers"), least=1, preset="depth",
-         dims={**TASK_DIM, CELL: "the cell", "arm": "the depth"}, words=ADDS),
+    Test((6, "a"), ("cell.layers",), ref=_fewest_layers, what=_cell_arm, least=1, preset="depth",
+         label=_layers, dims={**TASK_DIM, CELL: "the cell", "arm": "the depth"}, words=ADDS),
     Test((6, "b"), ("cell.bidirectional",), ref=lambda r: text(r["cell.bidirectional"]) != "True",
-         what=lambda c: c[CELL].map(cell_name) + " bidirectional", least=1, preset="bidirectional",
+         what=_cell_arm, least=1, preset="bidirectional", label=_directions,
          dims={**TASK_DIM, CELL: "the cell"}, words=ADDS),
 )  # fmt: skip
 
@@ -244,7 +271,16 @@ def remedy_rows(a: Analysis, tests: tuple[Test, ...] = TESTS) -> list[dict]:
     out = []
     for t in tests:
         r = a.runs if t.cells is None else a.runs[a.runs[CELL].isin(t.cells)]
-        c = contrasts(r, a.prepared.curves, list(t.fields), t.ref, list(t.extra))
+        factor = next((f for f in FACTORS if f.name == t.factor), None)
+        label = t.label or (factor.arms if factor is not None else None)
+        c = contrasts(r, a.prepared.curves, list(t.fields), t.ref, list(t.extra), label)
+        if t.least == 0 and len(c):  # "as good as": only against a reference that learnt the task
+            c = c[c["ref_solved"] > c["ref_n"] / 2]
+            if c.empty:
+                out.append(
+                    unmeasured(t.key, t.preset, "the reference arm solved a majority of seeds in no group")
+                )
+                continue
         if c.empty:
             out.append(unmeasured(t.key, t.preset, "no runs that differ in that only"))
             continue

@@ -51,6 +51,8 @@ def step_cases(s: Speed, cell: str) -> pd.DataFrame:
     cols = ["device", "impl", "kernel", "sizing", "ratio", "cheapest", "n", "low"]
     d = pd.DataFrame(rows, columns=cols)
     d = d[np.isfinite(d["ratio"].astype(float))]
+    if d.empty:  # no ratio to the LSTM (e.g. no LSTM ran): nothing to compare
+        return d.assign(what=pd.Series(dtype=object), told=pd.Series(dtype=object))
     what = d["kernel"] + " on " + d["device"] + ", " + d["sizing"]
     many = d["n"] > 1
     n = d["n"].map(lambda k: f" (median of {integer(k)} task / length pairs")

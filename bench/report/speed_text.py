@@ -114,7 +114,7 @@ def step_sentences(s: Speed) -> list[str]:
     by = ["device", "threads", "pass", "hidden", "seq_len", "batch"]
     for (dev, th, pass_, h, t, b), g in m.groupby(by, sort=False) if len(m) else ():
         parts = [
-            f"{r['impl']} {cell_name(r['cell'])} {num(r['ratio'], 2)}x ({num(r['ms'])} ms)"
+            f"{r['impl']} {cell_name(r['cell'])} {num(r['ratio'], 3)}x ({num(r['ms'])} ms)"
             for _, r in g[g["cell"] != "lstm"].iterrows()
         ]
         out.append(
@@ -132,7 +132,7 @@ def _fused_cpu(g: pd.DataFrame, device: str) -> list[str]:
     if str(device) != "cpu" or fused.empty:
         return []
     r = fused.iloc[0]
-    told = f"{num(r['ratio'], 2)}x the LSTM's time for {num(r['flop_ratio'], 2)}x its FLOPs"
+    told = f"{num(r['ratio'], 3)}x the LSTM's time for {num(r['flop_ratio'], 2)}x its FLOPs"
     if r["ratio"] <= r["flop_ratio"] * (1 + SAME):
         return [f"On CPU the fused GRU's time follows its FLOPs ({told})."]
     how = "no faster per step" if side(r["ratio"]) != "faster" else "faster per step, by less than its FLOPs"
