@@ -263,21 +263,23 @@ def test_every_section_heading(built):
     md = (out / "report.md").read_text()
     for heading in (
         "## 1. Critical length",
-        "## 2. Summary",
-        "## 3. Paired comparisons",
-        "## 4. Solve rate and loss against sequence length",
-        "## 5. Gradient profiles",
-        "## 6. Learning curves",
-        "## 7. Cost",
-        "## 8. Learning-rate tuning",
-        "## 9. Ablations",
-        "## 10. The literature side by side",
-        "## 11. Reading",
+        "## 2. Claims scorecard",
+        "## 3. Summary",
+        "## 4. Paired comparisons",
+        "## 5. Solve rate and loss against sequence length",
+        "## 6. Gradient profiles",
+        "## 7. Learning curves",
+        "## 8. Cost",
+        "## 9. GRU vs LSTM speed",
+        "## 10. Learning-rate tuning",
+        "## 11. Ablations",
+        "## 12. The literature side by side",
+        "## 13. Reading",
         "## Notes: what was skipped and why",
         "## References",
     ):
         assert heading in md
-    assert md.index("## 1. Critical") < md.index("## 2.") < md.index("## 3.") < md.index("## 11.")
+    assert md.index("## 1. Critical") < md.index("## 2.") < md.index("## 3.") < md.index("## 13.")
     assert res.n_runs == 54
     assert not [n for n in res.notes if "could not be built" in n], res.notes
     assert "Delayed recall" in md and "Bengio, Simard, Frasconi 1994" in md
@@ -444,7 +446,7 @@ def test_older_schema_without_some_columns(tmp_path):
     res = build_report(only_old, tmp_path / "old_report")
     md = (tmp_path / "old_report" / "report.md").read_text()
     assert not [n for n in res.notes if "could not be built" in n], res.notes
-    assert "## 11. Reading" in md and "no values for ms_per_step" in md and "no values for num_params" in md
+    assert "## 13. Reading" in md and "no values for ms_per_step" in md and "no values for num_params" in md
     assert "no values for chance_loss" in md
 
 
@@ -578,13 +580,14 @@ def test_section_numbers_follow_position(tmp_path):
     build_report(root, tmp_path / "report", figures=False, section_list=without)
     md = (tmp_path / "report" / "report.md").read_text()
     assert "Gradient profiles" not in md
-    assert "## 5. Learning curves" in md and "## 8. Ablations" in md and "## 10. Reading" in md
-    assert "main comparison (sections 1-5, 9, 10)" in md  # the intro's references follow too
-    assert "the ablation tables of section 8" in md
-    swapped = (SECTIONS[1], SECTIONS[0], *SECTIONS[2:])
+    assert "## 6. Learning curves" in md and "## 10. Ablations" in md and "## 12. Reading" in md
+    assert "main comparison (sections 1, 3-6, 8, 11, 12)" in md  # the intro's references follow too
+    assert "the ablation tables of section 10" in md
+    swapped = (SECTIONS[2], SECTIONS[0], *SECTIONS[3:])
     build_report(root, tmp_path / "swapped", figures=False, section_list=swapped)
     md = (tmp_path / "swapped" / "report.md").read_text()
     assert "## 1. Summary" in md and "## 2. Critical length" in md
+    assert "Claims scorecard" not in md and "Verdicts (the claims scorecard, claim 3):" in md
 
 
 def test_a_factor_is_data(tmp_path):
@@ -651,7 +654,7 @@ def test_report_reads_at_a_glance(tmp_path):
     md = (tmp_path / "report" / "report.md").read_text()
     html = (tmp_path / "report" / "report.html").read_text()
     assert md.index("**Smoke test: measures nothing.**") < md.index("## Headline") < md.index("## 1.")
-    assert "- [2. Summary](#2-summary)" in md and "- [References](#references)" in md
+    assert "- [3. Summary](#3-summary)" in md and "- [References](#references)" in md
     ids = set(re.findall(r'<h2 id="([^"]+)"', html))
     links = set(re.findall(r'<a href="#([^"]+)"', html))
     assert links and links <= ids

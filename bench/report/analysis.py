@@ -5,13 +5,13 @@ state for one another."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TypeVar
 
 import pandas as pd
 
-from bench.report import critical, matching, outcomes, paired, profiles, tuned
+from bench.report import critical, matching, outcomes, paired, profiles, scorecard, speed, tuned
 from bench.report.ablations import Ablation, find_all
 from bench.report.data import Prepared, prepare
 from bench.report.factors import FACTORS, Factor, presets
@@ -42,6 +42,8 @@ class Analysis:
     tuning_check: Mapping[str, object]  # whether the main runs used their arm's selected rate (tuned.check)
     presets: Mapping[str, PresetResult]  # preset -> its evidence table and verdicts (preset_claims.py)
     presets_verdicts: pd.DataFrame  # every preset's verdict rows: preset, claim, verdict, evidence
+    speed: speed.Speed = field(default_factory=speed.Speed)  # FLOPs, time per step and to solve (speed.py)
+    scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim (scorecard.COLUMNS)
 
     @property
     def runs(self) -> pd.DataFrame:
@@ -92,7 +94,12 @@ def analyse(
     grid = _guard("tuning grid", lambda: tuned.grid(p.runs), empty, notes)
     check = _guard("tuning check", lambda: tuned.check(p.runs, p.main), {}, notes)
     decided = decide_all(p, notes)
-    return Analysis(
+    fast = _guard("speed", lambda: speed.speed(p.main, summary, cost, microbench), speed.Speed(), notes)
+    a = Analysis(
         p, factors, summary, med, fall, cm, cost, abl, lit, microbench, tuple(notes),
         crit, pairs, seeds, grid, MappingProxyType(check), MappingProxyType(decided), verdict_frame(decided),
+        fast,
     )  # fmt: skip
+    # the scorecard reads the other tables (never the runs' files), so it comes last
+    card = _guard("claims scorecard", lambda: scorecard.scorecard(a), pd.DataFrame(), notes)
+    return replace(a, scorecard=card, notes=tuple(notes))

@@ -62,9 +62,9 @@ def outcome_stats(
 ) -> pd.DataFrame:
     """Per group (with its task and cell): run counts by status, solve rate with Wilson's interval, accuracy
     / loss / loss-ratio means and 95% intervals at the end of each run's training and (with `curves`) at the
-    common step of the compared group `common` (default: the keys but the last), median steps to solve,
-    chance levels, and the chance verdict. Solved: the criterion reached with the final loss below chance
-    (`solved_ok`). Failed runs count only as failed."""
+    common step of the compared group `common` (default: the keys but the last), median steps and wall-clock
+    seconds to solve, chance levels, and the chance verdict. Solved: the criterion reached with the final
+    loss below chance (`solved_ok`). Failed runs count only as failed."""
     runs = with_equal_steps(runs, curves, common if common is not None else keys[:-1])
     st = runs["status"]
     base = runs.assign(_ok=st == "ok", _div=st == "diverged", _fail=st == "failed")
@@ -87,6 +87,7 @@ def outcome_stats(
     out["solved_lo"], out["solved_hi"] = [lo for lo, _ in ci], [hi for _, hi in ci]
     solved = counted[counted["solved_ok"]]
     out["steps_to_solve"] = solved.groupby(keys)["steps_to_solve"].median().reindex(out.index)
+    out["wall_s_to_solve"] = solved.groupby(keys)["wall_s_to_solve"].median().reindex(out.index)
     out["eq_step"] = counted.groupby(keys)["eq_step"].max().reindex(out.index)
     out = _intervals(out, counted, keys)
     out["verdict"] = verdicts(out["ratio_mean"], out["ratio_hi"], out["ratio_n"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.atomic import StorageError
-from bench.report import figures, literature, reading, study_sections, tables
+from bench.report import figures, literature, reading, scorecard_text, speed_text, study_sections, tables
 from bench.report.ablations import best_arms
 from bench.report.analysis import Analysis
 from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
@@ -139,6 +139,21 @@ def cost(a: Analysis, out: Out) -> Part:
     return Part(blocks, notes)
 
 
+def scorecard_section(a: Analysis, out: Out) -> Part:
+    """The claims scorecard: per claim its verdict, where it holds, its numbers and where they are shown."""
+    notes: list[str] = []
+    if a.scorecard.empty:
+        return Part([skip("claims scorecard", "it could not be built (see the notes)", notes)], notes)
+    refs = {k: out.ref(fn) for k, fn in SOURCES.items() if fn in out.numbers}
+    return Part(scorecard_text.blocks(a.scorecard, refs))
+
+
+def speed(a: Analysis, out: Out) -> Part:
+    """GRU vs LSTM speed: FLOPs, time per step fused and explicit, steps and time to solve; claim 3."""
+    on = scorecard_section in out.numbers
+    return speed_text.speed_part(a, out.ref(scorecard_section) if on else "")
+
+
 def ablations(a: Analysis, out: Out) -> Part:
     """One figure and table per ablation factor present; under a factor whose preset has verdicts
     (preset_claims.py), its evidence table and verdicts; a verdict preset without runs is one line."""
@@ -204,12 +219,14 @@ Render = Callable[[Analysis, Out], Part]
 # The sections, in report order; their numbers come from this position.
 SECTIONS: tuple[tuple[str, Render], ...] = (
     ("Critical length", study_sections.critical_section),
+    ("Claims scorecard", scorecard_section),
     ("Summary", summary),
     ("Paired comparisons", study_sections.paired_section),
     ("Solve rate and loss against sequence length", headline),
     ("Gradient profiles", gradients),
     ("Learning curves", curves),
     ("Cost", cost),
+    ("GRU vs LSTM speed", speed),
     ("Learning-rate tuning", study_sections.tuning_section),
     ("Ablations", ablations),
     ("The literature side by side", literature_section),
@@ -223,9 +240,21 @@ MAIN_SECTIONS = (
     headline,
     gradients,
     curves,
+    speed,
     literature_section,
     reading_section,
 )
+# The tables the scorecard cites (scorecard.py's source keys) -> the section that shows them.
+SOURCES: dict[str, Render] = {
+    "critical": study_sections.critical_section,
+    "gradients": gradients,
+    "paired": study_sections.paired_section,
+    "summary": summary,
+    "cost": cost,
+    "microbench": cost,
+    "speed": speed,
+    "ablations": ablations,
+}
 
 
 def _values(s: pd.Series) -> str:
