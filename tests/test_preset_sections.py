@@ -21,8 +21,10 @@ from bench.report.doc import to_markdown
 from bench.report.factors import FACTORS, presets
 from bench.report.lengths import task_lengths
 from bench.report.part import Out
-from bench.report.preset_common import FAILS, HOLDS, NO_RUNS, UNTESTED, VERDICT_COLUMNS
-from bench.report.sections import ablations, render
+from bench.report.preset_common import FAILS, HOLDS, NO_RUNS, PARTLY, UNTESTED, VERDICT_COLUMNS
+from bench.report.scorecard import NOT_MEASURED
+from bench.report.scorecard_presets import LINKS
+from bench.report.sections import SECTIONS, ablations, render
 from bench.results import Results
 from bench.train import execute
 from tests.util import TINY
@@ -44,6 +46,11 @@ def tiny(tmp_path_factory) -> Results:
         job = validate(compose([*args, *TINY, "threads=1", f"results_dir={root}"]))
         assert execute(job, progress=False).status in ("ok", "diverged")
     return load_results(root)
+
+
+@pytest.fixture(scope="module")
+def analysed(tiny):
+    return analyse(tiny)
 
 
 def changed(res: Results, **tables: pd.DataFrame) -> Results:
@@ -84,8 +91,8 @@ def solved(res: Results, mask, yes: bool = True) -> Results:
     return set_runs(res, mask, solved=yes, steps_to_solve=20 if yes else np.nan)
 
 
-def test_every_preset_has_verdicts_for_the_scorecard(tiny):
-    a = analyse(tiny)
+def test_every_preset_has_verdicts_for_the_scorecard(analysed):
+    a = analysed
     v = a.presets_verdicts
     assert list(v.columns) == list(VERDICT_COLUMNS)
     assert list(dict.fromkeys(v["preset"])) == list(NAMES)
@@ -133,11 +140,18 @@ def test_activation_verdicts_follow_the_states_and_divergence(tiny):
     st = tiny.states
     relu = set(tiny.runs.loc[tiny.runs["cell.variant"] == "relu", "run_id"])
     tanh = set(tiny.runs.loc[tiny.runs["cell.variant"] == "tanh", "run_id"])
-    big = changed(tiny, states=st.assign(value=np.where(st["run_id"].isin(relu), 50.0, st["value"])))
+    big = changed(tiny, states=st.assign(value=np.where(st["run_id"].isin(relu), 5e3, st["value"])))
+    grown = changed(tiny, states=st.assign(value=np.where(st["run_id"].isin(relu), 50.0, st["value"])))
     small = changed(tiny, states=st.assign(value=np.where(st["run_id"].isin(relu), 0.5, st["value"])))
     assert verdict(decide(preset_activation, big), "relu lets")[0] == HOLDS
+    ok, text = verdict(decide(preset_activation, grown), "relu lets")  # beyond tanh's bound, not blown up
+    assert (
+        ok == FAILS
+        and "above 1,000" in text
+        and "beyond tanh's bound (median max |h_t| above 1) in 2" in text
+    )
     ok, text = verdict(decide(preset_activation, small), "relu lets")
-    assert ok == FAILS and "identity init, clip none on adding: 0.5 (0.5), 0/1" in text
+    assert ok == FAILS and "identity init + clip none on adding: 0.5 (0.5), 0/1" in text
     over = changed(tiny, states=st.assign(value=np.where(st["run_id"].isin(tanh), 1.5, st["value"])))
     assert verdict(decide(preset_activation, over), "tanh keeps")[0] == FAILS
     # clipping: nothing diverged: not tested; relu diverged only without clipping: holds; with it too: not
@@ -200,8 +214,8 @@ def test_tbptt_verdicts_and_the_truncated_profile(tiny):
     assert verdict(decide(preset_tbptt, solved(base, cut)), "a dependency")[0] == FAILS
     cheap = set_runs(set_runs(tiny, full, ms_per_step=10.0), cut, ms_per_step=5.0)
     dear = set_runs(cheap, cut, ms_per_step=20.0)
-    assert verdict(decide(preset_tbptt, cheap), "truncated BPTT")[0] == HOLDS
-    ok, text = verdict(decide(preset_tbptt, dear), "truncated BPTT")
+    assert verdict(decide(preset_tbptt, cheap), "truncated BPTT is")[0] == HOLDS
+    ok, text = verdict(decide(preset_tbptt, dear), "truncated BPTT is")
     assert ok == FAILS and "K=2 20, K=6 (full) 10" in text
 
 
@@ -224,3 +238,61 @@ def test_task_lengths_come_from_the_task_registry():
     )  # fmt: skip
     f = task_lengths(runs)
     assert list(f["length"]) == [64, 64, 64] and list(f["max_distance"]) == [63, 63, 54]
+
+
+# The scorecard's verdict of a preset verdict, written out here so that a scorecard computing its own
+# verdict (or mapping them otherwise) fails this test.
+CARD = {HOLDS: "supported", FAILS: "not supported", UNTESTED: NOT_MEASURED, NO_RUNS: NOT_MEASURED}
+
+
+def card_matches_presets(a) -> list[str]:
+    """Every LINKS row of the scorecard against its preset's verdict: the verdicts seen (or a mismatch)."""
+    card = a.scorecard.set_index(["claim", "part"])
+    v = a.presets_verdicts
+    seen = []
+    for key, (preset, claim) in LINKS.items():
+        row = v[(v["preset"] == preset) & (v["claim"] == claim)]
+        assert len(row) == 1, (key, v)
+        r = row.iloc[0]
+        want = f"depends on {r['depends']}" if r["verdict"] == PARTLY else CARD[r["verdict"]]
+        assert card.loc[key, "verdict"] == want, (key, r["verdict"], card.loc[key, "verdict"])
+        assert card.loc[key, "preset"] == preset and (
+            want == NOT_MEASURED or "presets" in card.loc[key, "sources"]
+        )
+        seen.append(r["verdict"])
+    return seen
+
+
+def test_the_scorecard_states_the_preset_verdicts(tiny, analysed):
+    """(a) For presets with data, each scorecard row a preset decides is that preset's verdict: on the runs
+    as they are, and with relu's states changed so that 4b flips to 'partly' (blown up without clipping,
+    bounded with it: it depends on clipping)."""
+    card_matches_presets(analysed)
+    st, r = tiny.states, tiny.runs
+    relu = set(r.loc[r["cell.variant"] == "relu", "run_id"])
+    unclipped = set(r.loc[(r["cell.variant"] == "relu") & (r["train.clip"] == "none"), "run_id"])
+    value = np.where(st["run_id"].isin(unclipped), 5e3, np.where(st["run_id"].isin(relu), 0.5, st["value"]))
+    part = analyse(changed(tiny, states=st.assign(value=value)))
+    assert PARTLY in card_matches_presets(part)
+    card = part.scorecard.set_index(["claim", "part"])
+    assert card.loc[(4, "b"), "verdict"] == "depends on clipping"
+    where = "holds: identity init + clip none on adding; not: identity init + clip norm on adding"
+    assert card.loc[(4, "b"), "condition"] == where
+    md = to_markdown(render(part, Path("."), draw=False)[0])
+    n = [title for title, _ in SECTIONS].index("Ablations") + 1
+    assert f"section {n} (the preset's table and verdicts)" in md
+    assert "So it depends on clipping (holds: identity init + clip none on adding; not:" in md  # its evidence
+
+
+def test_a_factor_tables_only_its_own_presets_runs(analysed):
+    """(b) A run of another preset never appears in a factor's table: the activation preset's runs (which
+    also differ only in clipping, or in the init) are tabled under the activation factor alone."""
+    a = analysed
+    sweep = a.runs.set_index("run_id")["sweep"]
+    preset = {f.name: f.preset for f in a.factors}
+    assert {"bidirectional", "depth", "tbptt", "activation"} <= set(a.ablations)
+    for name, ab in a.ablations.items():
+        assert set(sweep[sorted(ab.run_ids)]) == {preset[name]}, name
+    act = set(sweep.index[sweep == "activation"])
+    assert [name for name, ab in a.ablations.items() if ab.run_ids & act] == ["activation"]
+    assert not [n for n in a.notes if "second context" in n], a.notes

@@ -605,7 +605,8 @@ def test_a_factor_is_data(tmp_path):
     assert "### Batch size" in md and "| batch |" in md
     assert "| copy | 30 | LSTM | 16 (standard) | 2/2 [0.34, 1] |" in md
     assert "| copy | 30 | LSTM | 64 | 0/2 [0, 0.66] |" in md
-    assert "(lstm_variants, init, clip, lr, budget, bidirectional, depth, tbptt, activation, batch)" in md
+    named = "lstm_variants, init, rnn_init, clip, lr, budget, bidirectional, depth, tbptt, activation, batch"
+    assert f"({named})" in md
     assert not [n for n in notes if "could not be built" in n], notes
 
 

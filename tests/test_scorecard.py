@@ -1,5 +1,6 @@
 """The claims scorecard and the GRU-speed verdicts: each verdict follows the data it cites (flip the data, the
-verdict flips), a claim without runs names the preset that measures it, and the scorecard is section 2."""
+verdict flips), the claims a sweep preset measures are that preset's verdicts, a claim without runs names
+the preset that measures it, and the scorecard is section 2."""
 
 from __future__ import annotations
 
@@ -9,14 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.report import preset_activation, preset_tbptt
 from bench.report.analysis import analyse
-from bench.report.data import CELL, CELL_INIT, TASK, VARIANT
+from bench.report.data import CELL, CELL_INIT, TASK
 from bench.report.data import T as LEN
 from bench.report.doc import to_markdown
+from bench.report.preset_common import FAILS, HOLDS, NO_RUNS, PARTLY, UNTESTED, VERDICT_COLUMNS, PresetResult
 from bench.report.profiles import falloff
 from bench.report.scorecard import NOT_MEASURED, gradient_rows, reach_rows, verdict_of
-from bench.report.scorecard_presets import remedy_rows, tanh_rows
+from bench.report.scorecard_presets import LINKS
+from bench.report.scorecard_presets import rows as preset_rows
 from bench.report.scorecard_speed import rows as speed_rows
+from bench.report.scorecard_text import blocks
 from bench.report.sections import SECTIONS, gradients, render, scorecard_section
 from bench.report.speed import Speed
 from bench.report.speed_text import step_sentences
@@ -182,53 +187,59 @@ def test_scorecard_is_section_2_cites_sections_and_names_presets(tiny, tmp_path)
     n = [fn for _, fn in SECTIONS].index(gradients) + 1
     assert "| 1a. A vanilla (tanh) RNN's gradient vanishes back through time | supported |" in card
     assert f"section {n} (gradient-profile tables)" in card
-    for preset in ("activation", "clip", "tbptt", "depth", "bidirectional"):
+    for preset in ("activation", "tbptt", "depth", "bidirectional"):
         assert f"`python -m bench sweep sweep={preset}`" in card
-    assert "- 6a. Stacked layers add capacity (at a matched parameter count): not measured" in card
+    six_a = "- 6a. Stacked layers buy memory, not only parameters (better at a matched parameter count)"
+    assert f"{six_a}: not measured: run `python -m bench sweep sweep=depth`." in card
 
 
-def test_tanh_bound_and_relu_blow_up_follow_the_states(tiny):
-    rnn = tiny.runs[tiny.runs[CELL] == "rnn"]
-    relu = rnn.assign(run_id=rnn["run_id"] + "r", **{VARIANT: "relu"})
-    runs = pd.concat([tiny.runs, relu], ignore_index=True)
-
-    def states(tanh: float, relu_peak: float) -> pd.DataFrame:
-        ids = [*rnn["run_id"], *relu["run_id"]]
-        vals = [tanh] * len(rnn) + [relu_peak] * len(relu)
-        return pd.DataFrame({"run_id": ids, "stat": "max_abs", "state": "h", "value": vals})
-
-    bound, blow = tanh_rows(runs, states(0.99, 1e6))
-    assert bound["verdict"] == blow["verdict"] == "supported"
-    bound, blow = tanh_rows(runs, states(1.5, 3.0))
-    assert bound["verdict"] == blow["verdict"] == "not supported"
-    assert tanh_rows(tiny.runs, states(0.99, 3.0))[1]["preset"] == "activation"  # no ReLU run: not measured
-
-
-def test_depth_claim_follows_the_deeper_runs(tiny):
-    lstm = tiny.runs[tiny.runs[CELL_INIT] == "lstm"].assign(solved_ok=False)
-    deep = lstm.assign(run_id=lstm["run_id"] + "d", **{"cell.layers": 2.0})
-
-    def card(solved: bool) -> dict:
-        runs = pd.concat([lstm, deep.assign(solved_ok=solved)], ignore_index=True)
-        a = SimpleNamespace(runs=runs, prepared=SimpleNamespace(curves=tiny.prepared.curves), ablations={})
-        return {r["part"]: r for r in remedy_rows(a) if r["claim"] == 6}["a"]
-
-    assert card(True)["verdict"] == "supported" and card(True)["condition"] == "adds: LSTM 2 layers (copy)"
-    assert card(False)["verdict"] == "not supported"
-
-
-def test_truncation_is_judged_only_against_a_full_bptt_that_learnt(tiny):
-    full = tiny.runs[tiny.runs[CELL_INIT] == "lstm"]  # solved, train.tbptt unset: full backpropagation
-    cut = full.assign(run_id=full["run_id"] + "k", **{"train.tbptt": 8.0})
-
-    def card(full_solved: bool, cut_solved: bool) -> dict:
-        runs = pd.concat([full.assign(solved_ok=full_solved), cut.assign(solved_ok=cut_solved)])
-        a = SimpleNamespace(runs=runs, prepared=SimpleNamespace(curves=tiny.prepared.curves), ablations={})
-        return {r["part"]: r for r in remedy_rows(a) if r["claim"] == 5}["d"]
-
-    assert card(True, True)["verdict"] == "supported"
-    assert (
-        card(True, False)["verdict"] == "not supported"
-        and "worse: LSTM K=8" in card(True, False)["condition"]
+def preset_analysis(rows: list[tuple[str, str, str, str, str]], n_runs: int = 12) -> SimpleNamespace:
+    """What scorecard_presets reads of an Analysis: verdict rows (preset, claim, verdict, depends, where)."""
+    frame = pd.DataFrame(
+        [(p, c, v, f"evidence of {c}", d, w) for p, c, v, d, w in rows], columns=list(VERDICT_COLUMNS)
     )
-    assert card(False, False)["verdict"] == NOT_MEASURED and card(False, False)["preset"] == "tbptt"
+    presets = {p: PresetResult(p, n_runs if v != NO_RUNS else 0) for p, _, v, *_ in rows}
+    return SimpleNamespace(presets_verdicts=frame, presets=presets)
+
+
+def test_preset_claims_are_the_preset_verdicts_mapped():
+    """Each preset claim's row maps its preset's verdict (holds, does not hold, partly, not tested, no
+    runs), cites the Ablations section and never recomputes it."""
+    act, tb = preset_activation, preset_tbptt
+    a = preset_analysis([
+        (act.PRESET, act.TANH, HOLDS, "", ""),
+        (act.PRESET, act.RELU, PARTLY, "clipping", "holds: identity init + clip none on adding; not: ..."),
+        (act.PRESET, act.HELPS, FAILS, "", ""),
+        (act.PRESET, act.CLIPS, UNTESTED, "", ""),
+        (tb.PRESET, "runs", NO_RUNS, "", ""),
+    ])  # fmt: skip
+    card = {(r["claim"], r["part"]): r for r in preset_rows(a)}
+    assert set(card) == set(LINKS)
+    assert card[4, "a"]["verdict"] == "supported" and card[4, "a"]["sources"] == ("presets",)
+    assert f"'{act.TANH}': holds" in card[4, "a"]["evidence"] and "12 runs" in card[4, "a"]["evidence"]
+    assert card[4, "b"]["verdict"] == "depends on clipping"
+    assert card[4, "b"]["condition"].startswith("holds: identity init + clip none")
+    assert card[5, "b"]["verdict"] == "not supported"
+    assert card[5, "c"]["verdict"] == NOT_MEASURED and card[5, "c"]["evidence"] == f"evidence of {act.CLIPS}"
+    no_runs = card[5, "d"]
+    assert no_runs["verdict"] == NOT_MEASURED and no_runs["preset"] == "tbptt" and no_runs["evidence"] == ""
+    assert card[6, "a"]["verdict"] == NOT_MEASURED and card[6, "a"]["preset"] == "depth"  # no row at all
+    # the lines that say so: 'not measured: run `python -m bench sweep sweep=tbptt`'
+    md = to_markdown(blocks(pd.DataFrame(preset_rows(a)), {"presets": "section 11"}))
+    five_d = "5d. Remedy: truncated backpropagation trains as well as full backpropagation"
+    assert f"{five_d}: not measured: run `python -m bench sweep sweep=tbptt`." in md
+    assert (
+        "| supported | every case measured |" in md and "section 11 (the preset's table and verdicts)" in md
+    )
+
+
+def test_the_main_studys_init_arms_are_no_init_ablation(tiny, tmp_path):
+    """The main study varies the init as arms: those are the main comparison, not an 'init' ablation."""
+    assert "init" not in tiny.ablations and not tiny.ablations
+    md = to_markdown(render(tiny, tmp_path, draw=False)[0])
+    ablations = md[md.index("Ablations\n") :]
+    said = "no ablation preset's runs. The main study's own arms (LSTM, LSTM (chrono)) differ in fields"
+    assert (
+        f"No ablations present in these results: {said} that this factor varies (Initialisation" in ablations
+    )
+    assert not [n for n in tiny.notes if "second context" in n], tiny.notes

@@ -1,19 +1,35 @@
 """Find ablations in the results and summarise each arm (pure pandas; factors are data, factors.py).
 
-A factor is an ablation within a (task, seq_len, arm) group when runs there differ in that factor's fields
-only (the same configuration apart from them: `config_without`), or when the runs come from the sweep preset
-named for that factor. An arm is a cell x init (data.CELL_INIT); a factor that varies the init itself
-(the init ablation) is grouped per cell instead (data.CELL_KEYS), since its arms are the inits.
+A factor's ablation tables the runs of the sweep preset named for it (`factor_runs`), never another
+preset's: each preset's runs appear under its own factor only, and no factor's table mixes presets. The
+main comparison's runs join a group as its reference arm where they have the same configuration apart
+from the factor's fields (`config_without`) and hold the factor at one arm; where the main comparison
+itself varies the factor (the main study's init arms), those arms are the main comparison, shown in its
+own sections, and are left out here (`main_arms` names them). A factor without a preset tables the runs
+of no preset that differ in its fields only. An arm is a cell x init (data.CELL_INIT); a factor that
+varies the init itself (the init ablation) is grouped per cell instead (data.CELL_KEYS), since its arms
+are the inits.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from bench.report.data import CELL, CELL_KEYS, INIT_FIELDS, KEYS, TASK, config_without, sort_frame
+from bench.report.data import (
+    CELL,
+    CELL_INIT,
+    CELL_KEYS,
+    INIT_FIELDS,
+    KEYS,
+    TASK,
+    TUNE_SWEEP,
+    arm_order,
+    config_without,
+    sort_frame,
+)
 from bench.report.factors import Factor
 from bench.report.outcomes import outcome_stats
 
@@ -24,6 +40,7 @@ class Ablation:
     stats: pd.DataFrame  # outcome_stats per (*keys, arm) + arm_x, standard
     dropped: int  # qualifying runs left out because their group had a second context
     keys: tuple[str, ...] = tuple(KEYS)  # the groups: (task, seq_len, arm), or per cell for the init factor
+    run_ids: frozenset[str] = field(default_factory=frozenset)  # the runs its table summarises
 
     @property
     def key(self) -> str:
@@ -56,11 +73,51 @@ def _standard(stats: pd.DataFrame, main: pd.DataFrame, f: Factor, keys: list[str
     return stats[[*keys, "arm"]].merge(std, on=[*keys, "arm"], how="left")["_std"].eq(True).to_numpy()
 
 
+def _varies_in_main(main: pd.DataFrame, f: Factor, keys: list[str]) -> pd.Series:
+    """Per main-comparison run: whether its group (`keys`) has more than one arm of factor `f` there."""
+    if main.empty:
+        return pd.Series(dtype=bool)
+    arms = main.assign(_arm=f.arms(main)).groupby(keys, dropna=False)["_arm"].transform("nunique")
+    return (arms > 1).set_axis(main["run_id"].to_numpy())
+
+
+def main_arms(main: pd.DataFrame, f: Factor, presets: tuple[str, ...] = ()) -> list[str]:
+    """The main study's arms (data.CELL_INIT) along which it varies factor `f` itself, in arm order (empty
+    when it holds `f` at one arm per group): those are the main comparison, not an ablation. The main
+    study: the main comparison's runs from none of `presets` (where presets' runs stand in for it, they
+    are those presets')."""
+    main = main[~main["sweep"].isin(presets)] if len(main) else main
+    if main.empty or not set(f.fields) <= set(main.columns):
+        return []
+    varies = _varies_in_main(main, f, keys_of(f))
+    return arm_order(main.loc[varies.to_numpy(), CELL_INIT])
+
+
+def factor_runs(runs: pd.DataFrame, main: pd.DataFrame, f: Factor, presets: tuple[str, ...]) -> pd.DataFrame:
+    """The runs factor `f` may table: its preset's runs, and the main comparison's runs where the main
+    comparison holds `f` at one arm (the reference arm, if a group matches); without a preset, the runs of
+    none of `presets` (nor the tuning runs, which the tuning section shows). Another preset's runs never
+    (they vary other fields, and have their own factor)."""
+    if f.preset is None:
+        return runs[~runs["sweep"].isin({*presets, TUNE_SWEEP})]
+    varies = _varies_in_main(main, f, keys_of(f))
+    # in the main comparison, at its one arm of `f`, and from no preset (where presets' runs stand in for a
+    # main comparison that was not run, they are still their own preset's)
+    ref = runs["run_id"].map(varies).eq(False) & ~runs["sweep"].isin({*presets, f.preset})
+    return runs[(runs["sweep"] == f.preset) | ref]
+
+
 def find(
-    runs: pd.DataFrame, main: pd.DataFrame, f: Factor, curves: pd.DataFrame | None = None
+    runs: pd.DataFrame,
+    main: pd.DataFrame,
+    f: Factor,
+    curves: pd.DataFrame | None = None,
+    presets: tuple[str, ...] = (),
 ) -> Ablation | None:
-    """The runs of ablation `f` (one context per group) summarised per arm, or None; with `curves`, the arms
-    of a group are also compared at its common step (equal.py)."""
+    """The runs of ablation `f` (factor_runs; one context per group) summarised per arm, or None; with
+    `curves`, the arms of a group are also compared at its common step (equal.py). `presets`: every
+    factor's preset, for a factor without one."""
+    runs = factor_runs(runs, main, f, presets)
     if runs.empty:
         return None
     keys = keys_of(f)
@@ -72,7 +129,9 @@ def find(
     )
     grp = [*keys, "rest"]
     g = r.groupby(grp)
-    sel = r[(g["arm"].transform("nunique") > 1) | g["_preset"].transform("max")]
+    # a preset's group (its runs, with any reference runs of the main comparison); a factor without a
+    # preset: a group whose runs differ in the factor
+    sel = r[g["_preset"].transform("max")] if f.preset else r[g["arm"].transform("nunique") > 1]
     if sel.empty:
         return None
     # Two contexts for one group (e.g. the variants at two learning rates): show the fuller one.
@@ -97,7 +156,7 @@ def find(
     order = ["arm_x", "arm"] if f.axis == "log" else ["_ns", "arm"]
     stats = sort_frame(stats.assign(_ns=~stats["standard"]), extra=order).drop(columns="_ns")
     stats = compared(stats)
-    return Ablation(f, stats, int(len(sel) - len(kept)), tuple(keys))
+    return Ablation(f, stats, int(len(sel) - len(kept)), tuple(keys), frozenset(kept["run_id"]))
 
 
 def find_all(
@@ -115,7 +174,7 @@ def find_all(
         if lacking:
             notes.append(f"ablation '{f.name}': the results have no values for {lacking[0]}")
             continue
-        a = find(runs, main, f, curves)
+        a = find(runs, main, f, curves, tuple(x.preset for x in factors if x.preset))
         if a is not None:
             found[f.name] = a
             if a.dropped:

@@ -41,7 +41,7 @@ class Analysis:
     tuning: pd.DataFrame  # the learning-rate grid of the tuning runs per (task, arm, rate): tuned.GRID
     tuning_check: Mapping[str, object]  # whether the main runs used their arm's selected rate (tuned.check)
     presets: Mapping[str, PresetResult]  # preset -> its evidence table and verdicts (preset_claims.py)
-    presets_verdicts: pd.DataFrame  # every preset's verdict rows: preset, claim, verdict, evidence
+    presets_verdicts: pd.DataFrame  # every preset's verdict rows: preset_common.VERDICT_COLUMNS
     speed: speed.Speed = field(default_factory=speed.Speed)  # FLOPs, time per step and to solve (speed.py)
     scorecard: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per claim (scorecard.COLUMNS)
 

@@ -1,7 +1,8 @@
 """Ablation factors as data: which spec columns make the arms, how an arm is labelled, how its axis is
-drawn, which sweep preset runs it. The ablation code and figures have one generic path; everything that
-differs between factors is a field here. A factor added to FACTORS (or passed to `analyse`) is found,
-tabled, drawn and read without other code changes.
+drawn, which sweep preset runs it (a factor tables that preset's runs only: ablations.factor_runs). The
+ablation code and figures have one generic path; everything that differs between factors is a field
+here. A factor added to FACTORS (or passed to `analyse`) is found, tabled, drawn and read without other
+code changes.
 """
 
 from __future__ import annotations
@@ -119,6 +120,15 @@ FACTORS: tuple[Factor, ...] = (
         ("cell.forget_bias", "cell.recurrent_init"),
         _init_label,
         preset="init",
+    ),
+    # The RNN's recurrent inits (IRNN: relu + identity) have a preset of their own (conf/sweep/rnn_init.yaml)
+    # that varies the activation too: its own factor, so its runs never stand in the init or variant tables.
+    Factor(
+        "rnn_init",
+        "The RNN's activation x recurrent init (IRNN among them)",
+        ("cell.variant", "cell.recurrent_init"),
+        preset="rnn_init",
+        standard=("tanh / default",),
     ),
     Factor("clip", "Gradient clipping", ("train.clip", "train.clip_value"), _clip_label, preset="clip"),
     Factor("lr", "Learning rate", ("train.lr",), _lr_label, axis="log", preset="lr", best=True),

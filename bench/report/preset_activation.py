@@ -1,10 +1,11 @@
 """The activation preset's verdicts (conf/sweep/activation.yaml: the RNN's tanh vs relu x default vs
 identity init x clip none vs norm, SGD at a learning rate that explodes), pure pandas.
 
-Four claims: (1) tanh keeps hidden values in (-1, 1): max |h_t| from the states table; (2) relu lets them
-grow (beyond tanh's bound, or to a non-finite loss); (3) relu diverges where tanh does not (status
+Five claims: (1) tanh keeps hidden values in (-1, 1): max |h_t| from the states table; (2) relu lets them
+blow up (max |h_t| beyond BLOW_UP, or a non-finite loss); (3) relu diverges where tanh does not (status
 diverged, by diverged_reason); (4) norm clipping contains the explosion: fewer diverged runs with it, and
-the gradient norms logged before clipping (curves: train / grad_norm).
+the gradient norms logged before clipping (curves: train / grad_norm); (5) relu helps the RNN learn: each
+relu arm against the tanh arm of the same init and clipping (preset_common.better).
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ import pandas as pd
 from bench.report.data import TASK, Prepared, T, sort_frame
 from bench.report.doc import NA, integer, num, plural, text
 from bench.report.preset_common import (
+    BETTER_RULE,
     FAILS,
     HOLDS,
     PARTLY,
     UNTESTED,
     PresetResult,
     arm_stats,
+    arm_text,
+    better,
+    judge,
     missing,
     of_preset,
-    share,
+    one_seed,
+    pairs_of,
     verdict_rows,
+    where_text,
 )
 
 PRESET = "activation"
@@ -34,13 +41,18 @@ KEYS = [*GROUP, *ARM]
 # tanh's range: |tanh(x)| < 1, and in float64 tanh(x) rounds to exactly 1 for |x| above about 19, so 1
 # itself is still inside the bound. A relu state beyond it is one tanh could never reach: "grown".
 TANH_BOUND = 1.0
+# "Blows up": max |h_t| above this, a thousand times tanh's bound (relu values of a few units are ordinary,
+# three orders of magnitude are not), or the run went non-finite. Judged per run, and an arm blows up when
+# a majority of its seeds did: a median of max |h_t| over seeds would mix a non-finite run's last probe
+# (often its initialisation) with the others' whole runs.
+BLOW_UP = 1e3
 NONFINITE = "non-finite"  # how bench/train.py's diverged_reason starts for a non-finite loss or gradient
 
 
 def run_metrics(runs: pd.DataFrame, states: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """Per run: max_h (max |h_t| over every probe step, layer and t; inf where a value is not finite; NaN
-    without states), grad_max (the largest gradient norm logged before clipping), nonfinite, reason (the
-    diverged_reason's kind: its words before the first number)."""
+    without states), grad_max (the largest gradient norm logged before clipping), nonfinite, blown (non-finite
+    or max_h above BLOW_UP), reason (the diverged_reason's kind: its words before the first number)."""
     out = runs[["run_id"]].copy()
     h = states[(states["stat"] == "max_abs") & (states["state"] == "h")] if len(states) else states
     if len(h):
@@ -62,13 +74,14 @@ def run_metrics(runs: pd.DataFrame, states: pd.DataFrame, curves: pd.DataFrame) 
         out["grad_max"] = np.nan
     reason = text(runs["diverged_reason"]).where(runs["status"] == "diverged", NA)
     out["nonfinite"] = reason.str.startswith(NONFINITE).to_numpy()
+    out["blown"] = out["nonfinite"] | (out["max_h"] > BLOW_UP)
     out["reason"] = reason.str.extract(r"^([^\d]*?)\s*(?:\d|$)", expand=False).str.strip().to_numpy()
     return out
 
 
 def analyse(p: Prepared) -> PresetResult:
-    """Per task and arm (activation, init, clip): outcome, diverged and non-finite runs, max |h_t| and the
-    largest pre-clip gradient norm over seeds; the four verdicts."""
+    """Per task and arm (activation, init, clip): outcome, diverged, non-finite and blown-up runs, max |h_t|
+    and the largest pre-clip gradient norm over seeds; the five verdicts."""
     runs = of_preset(p.runs, PRESET)
     if runs.empty:
         return missing(PRESET)
@@ -80,6 +93,7 @@ def analyse(p: Prepared) -> PresetResult:
     m = r[[*KEYS, "run_id"]].merge(run_metrics(r, p.states, p.curves), on="run_id")
     agg = m.groupby(KEYS, sort=False).agg(
         n_nonfinite=("nonfinite", "sum"),
+        n_blown=("blown", "sum"),
         max_h_median=("max_h", "median"),
         max_h_max=("max_h", "max"),
         n_states=("max_h", "count"),
@@ -88,12 +102,22 @@ def analyse(p: Prepared) -> PresetResult:
     )
     table = arm_stats(r, KEYS, p.curves, common=GROUP).merge(agg.reset_index(), on=KEYS, how="left")
     table = sort_frame(table, extra=ARM)
-    rows = [_tanh(m), _relu(table), _diverged(table, m), _clipping(table)]
+    rows = [_tanh(m), _relu(table), _diverged(table, m), _clipping(table), _helps(table)]
     return PresetResult(PRESET, len(runs), table, verdict_rows(PRESET, rows), {"runs": m})
 
 
+# The claims, by which the scorecard finds their verdicts (scorecard_presets.LINKS).
+TANH = "tanh keeps |h_t| within 1"
+RELU = f"relu lets |h_t| blow up (above {integer(BLOW_UP)}, or to a non-finite loss)"
+DIVERGES = "relu diverges where tanh does not (same SGD, same rate)"
+CLIPS = "norm clipping contains the explosion (no diverged runs with it)"
+HELPS = "relu helps the RNN learn (against tanh at the same init and clipping)"
+# What may tell the cases of a claim apart (column -> word), for a 'partly'.
+DIMS = {"init": "the init", "clip": "clipping", "task_label": "the task"}
+
+
 def _tanh(m: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "tanh keeps |h_t| below 1"
+    claim = TANH
     t = m[(m["variant"] == "tanh") & m["max_h"].notna()]
     if t.empty:
         return claim, UNTESTED, "no tanh run with a states table"
@@ -108,30 +132,36 @@ def _tanh(m: pd.DataFrame) -> tuple[str, str, str]:
     return claim, HOLDS if over == 0 else FAILS, text_
 
 
-def _relu(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "relu lets |h_t| grow (beyond 1, or to a non-finite loss)"
+def _relu(table: pd.DataFrame) -> tuple[str, ...]:
     relu = table[table["variant"] == "relu"]
     if relu.empty:
-        return claim, UNTESTED, "no relu runs"
-    said, grows = [], 0
-    for _, r in relu.iterrows():
-        grows += bool(r["max_h_median"] > TANH_BOUND or r["n_nonfinite"] > r["n"] / 2)
-        said.append(
-            f"{r['init']} init, clip {r['clip']} on {r['task_label']}: {num(r['max_h_median'])} "
-            f"({num(r['max_h_max'])}), {integer(r['n_nonfinite'])}/{integer(r['n'])}"
-        )
+        return RELU, UNTESTED, "no relu runs"
+    said = [
+        f"{_arm(r)}: {num(r['max_h_median'])} ({num(r['max_h_max'])}), "
+        f"{integer(r['n_blown'])}/{integer(r['n'])}"
+        for _, r in relu.iterrows()
+    ]
+    cases = relu.assign(ok=relu["n_blown"] > relu["n"] / 2, what=relu.apply(_arm, axis=1))
+    grown = int((relu["max_h_median"] > TANH_BOUND).sum())
     text_ = (
-        "Per relu arm, median max |h_t| over seeds (largest), non-finite runs: "
+        "Per relu arm, median max |h_t| over seeds (largest), runs blown up: "
         + "; ".join(said)
-        + f". Grown (median max |h_t| above {num(TANH_BOUND)}, or a majority of seeds non-finite) in {grows} "
-        f"of {len(relu)} relu arms. A non-finite run stops at once, so its states are those of its last "
+        + f". Blown up (max |h_t| above {integer(BLOW_UP)} or non-finite, on a majority of seeds) in "
+        f"{int(cases['ok'].sum())} of {len(relu)} relu arms; beyond tanh's bound (median max |h_t| above "
+        f"{num(TANH_BOUND)}) in {grown}. A non-finite run stops at once, so its states are those of its last "
         "probe step before (often only initialisation)."
     )
-    return claim, share(grows, len(relu)), text_
+    verdict, depends, where = judge(cases, "ok", DIMS, "what")
+    return RELU, verdict, text_, depends, where
+
+
+def _arm(r: pd.Series) -> str:
+    """'identity init + clip none on adding'."""
+    return f"{r['init']} init + clip {r['clip']} on {r['task_label']}"
 
 
 def _diverged(table: pd.DataFrame, m: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "relu diverges where tanh does not (same SGD, same rate)"
+    claim = DIVERGES
     tanh, relu = table[table["variant"] == "tanh"], table[table["variant"] == "relu"]
     if tanh.empty or relu.empty:
         return claim, UNTESTED, "the preset's runs lack tanh or relu arms"
@@ -157,33 +187,62 @@ def _norm(x: float) -> str:
     return num(x) if np.isfinite(x) else "none logged"
 
 
-def _clipping(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "norm clipping contains the explosion (no diverged runs with it)"
-    said, pairs, gone, fewer = [], 0, 0, 0
-    for _, g in table.groupby([*GROUP, "variant", "init"], sort=False):
-        none, norm = g[g["clip"] == "none"], g[g["clip"] == "norm"]
-        if none.empty or norm.empty:
-            continue
-        a, b = none.iloc[0], norm.iloc[0]
-        if a["n_diverged"] > 0:
-            pairs, gone = pairs + 1, gone + bool(b["n_diverged"] == 0)
-            fewer += bool(0 < b["n_diverged"] < a["n_diverged"])
+def _clipping(table: pd.DataFrame) -> tuple[str, ...]:
+    said, cases = [], []
+    for a, b in pairs_of(table, [*GROUP, "variant", "init"], "clip", "none", "norm"):
+        what = f"{a['variant']} + {a['init']} init on {a['task_label']}"
+        if a["n_diverged"] > 0:  # only an arm that diverged without clipping had anything to contain
+            gone, fewer = b["n_diverged"] == 0, 0 < b["n_diverged"] < a["n_diverged"]
+            cases.append({**{c: a[c] for c in ("variant", "init", "task_label")}, "what": what, "ok": gone,
+                          "fewer": fewer})  # fmt: skip
         said.append(
-            f"{a['variant']}, {a['init']} init on {a['task_label']}: {integer(a['n_diverged'])}/"
-            f"{integer(a['n'])} vs {integer(b['n_diverged'])}/{integer(b['n'])}, "
-            f"{_norm(a['grad_max_median'])} vs {_norm(b['grad_max_median'])}"
+            f"{what}: {integer(a['n_diverged'])}/{integer(a['n'])} vs {integer(b['n_diverged'])}/"
+            f"{integer(b['n'])}, {_norm(a['grad_max_median'])} vs {_norm(b['grad_max_median'])}"
         )
     if not said:
-        return claim, UNTESTED, "no arm ran both without and with norm clipping"
+        return CLIPS, UNTESTED, "no arm ran both without and with norm clipping"
+    c = pd.DataFrame(cases, columns=["variant", "init", "task_label", "what", "ok", "fewer"])
+    per_arm = "; ".join(said)
+    if c.empty:
+        why = "no run diverged without clipping, so there was nothing to contain (diverged / runs without vs"
+        return (
+            CLIPS,
+            UNTESTED,
+            f"{why} with norm clipping, largest logged gradient norm without vs with: {per_arm})",
+        )
     text_ = (
         "Per arm, diverged runs without vs with norm clipping, and the largest logged gradient norm (median "
-        "over seeds) without vs with: " + "; ".join(said)
-    ) + (
-        f". Of the {plural(pairs, 'arm')} that diverged without clipping, none diverged with it in {gone}, "
-        f"fewer did in {fewer}. The logged norms are before clipping (none logged: non-finite before the "
-        "first log step); with norm clipping each update's gradient is scaled to at most train.clip_value."
+        f"over seeds) without vs with: {per_arm}. Of the {plural(len(c), 'arm')} that diverged without "
+        f"clipping, none diverged with it in {int(c['ok'].sum())}, fewer did in {int(c['fewer'].sum())}. The "
+        "logged norms are before clipping (none logged: non-finite before the first log step); with norm "
+        "clipping each update's gradient is scaled to at most train.clip_value."
     )
-    if pairs == 0:
-        return claim, UNTESTED, "no run diverged without clipping, so there was nothing to contain: " + text_
-    verdict = share(gone, pairs) if gone else PARTLY if fewer else FAILS
-    return claim, verdict, text_
+    dims = {"variant": "the activation", "init": "the init", "task_label": "the task"}
+    verdict, depends, where = judge(c, "ok", dims, "what")
+    if verdict == FAILS and c["fewer"].any():  # fewer diverged with clipping, never none
+        verdict, depends = PARTLY, "the seed (fewer runs diverged with clipping, but never none)"
+        where = where_text(c["what"], c["fewer"], "fewer with it", "as many")
+    return CLIPS, verdict, text_, depends, where
+
+
+def _helps(table: pd.DataFrame) -> tuple[str, ...]:
+    said, cases = [], []
+    for t, r in pairs_of(table, [*GROUP, "init", "clip"], "variant", "tanh", "relu"):
+        side = better(r, t)
+        cases.append({"init": r["init"], "clip": r["clip"], "task_label": r["task_label"], "what": _arm(r),
+                      "ok": side < 0, "worse": side > 0, "rows": (r, t)})  # fmt: skip
+        said.append(
+            f"{_arm(r)}: relu {arm_text(r)}, {integer(r['n_diverged'])} diverged; tanh {arm_text(t)}, "
+            f"{integer(t['n_diverged'])} diverged"
+        )
+    if not cases:
+        return HELPS, UNTESTED, "no relu arm with a tanh arm of the same init and clipping"
+    c = pd.DataFrame(cases)
+    k, w = int(c["ok"].sum()), int(c["worse"].sum())
+    text_ = (
+        "Per init and clipping, relu against tanh: " + "; ".join(said) + f". Relu better in {k} of {len(c)} "
+        f"({BETTER_RULE}), worse in {w}, no clear difference in {len(c) - k - w}."
+        + one_seed([x for pair in c["rows"] for x in pair])
+    )
+    verdict, depends, where = judge(c, "ok", DIMS, "what")
+    return HELPS, verdict, text_, depends, where

@@ -16,6 +16,7 @@ from bench.report.data import CELL_INIT, TASK, Prepared, T, arm_name, sort_frame
 from bench.report.doc import integer, num
 from bench.report.factors import flag
 from bench.report.preset_common import (
+    BETTER_RULE,
     FLAT_RATE,
     RATE_FACTOR,
     UNTESTED,
@@ -23,9 +24,11 @@ from bench.report.preset_common import (
     arm_stats,
     arm_text,
     better,
+    judge,
     missing,
     of_preset,
     one_seed,
+    pairs_of,
     profile_rates,
     rate_text,
     rates_match,
@@ -59,41 +62,47 @@ def analyse(p: Prepared) -> PresetResult:
     return PresetResult(PRESET, len(runs), table, verdict_rows(PRESET, rows))
 
 
-def _pairs(table: pd.DataFrame, anticipation: bool) -> list[tuple[pd.Series, pd.Series]]:
+# The claims, by which the scorecard finds their verdicts (scorecard_presets.LINKS).
+ANTICIPATION = "anticipation: unidirectional at chance, bidirectional solves"
+PROFILES = "backward direction on anticipation vanishes like the forward one on ordinary recall"
+ORDINARY = "bidirectional gains nothing on ordinary tasks"
+
+
+def _pairs(table: pd.DataFrame, anticipation: bool) -> list[tuple[pd.Series, ...]]:
     """(unidirectional row, bidirectional row) per group with both arms, on anticipation or not."""
-    out = []
-    for _, g in table[table["anticipation"] == anticipation].groupby(GROUP, sort=False):
-        uni, bi = g[~g["bi"]], g[g["bi"]]
-        if len(uni) and len(bi):
-            out.append((uni.iloc[0], bi.iloc[0]))
-    return out
+    return pairs_of(table[table["anticipation"] == anticipation], GROUP, "bi", False, True)
 
 
 def _where(r: pd.Series) -> str:
     return f"{r['task_label']} T={integer(r[T])}"
 
 
-def _anticipation(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "anticipation: unidirectional at chance, bidirectional solves"
+def _anticipation(table: pd.DataFrame) -> tuple[str, ...]:
     pairs = _pairs(table, True)
     if not pairs:
-        return claim, UNTESTED, "no anticipation runs with both a unidirectional and a bidirectional arm"
-    said, chance, solved, held = [], 0, 0, 0
+        why = "no anticipation runs with both a unidirectional and a bidirectional arm"
+        return ANTICIPATION, UNTESTED, why
+    said, cases = [], []
     for uni, bi in pairs:
         at_chance = uni["verdict"] != "beats" and uni["n_solved"] == 0  # the summary's chance rule
-        chance, solved, held = chance + at_chance, solved + solves(bi), held + (at_chance and solves(bi))
+        what = f"{arm_name(uni[CELL_INIT])} T={integer(uni[T])}"
+        cases.append({"arm": uni[CELL_INIT], T: uni[T], "what": what, "chance": at_chance,
+                      "solved": solves(bi), "ok": at_chance and solves(bi)})  # fmt: skip
         said.append(f"{arm_name(uni[CELL_INIT])} on {_where(uni)}: unidirectional {arm_text(uni)}, "
                     f"bidirectional {arm_text(bi)}")  # fmt: skip
-    n = len(pairs)
+    c = pd.DataFrame(cases)
+    n = len(c)
     text = (
-        "; ".join(said) + f". Unidirectional at chance (no seed solved, not beating chance) in {chance} of "
-        f"{n}; bidirectional solving (a majority of seeds) in {solved} of {n}."
+        "; ".join(said) + f". Unidirectional at chance (no seed solved, not beating chance) in "
+        f"{int(c['chance'].sum())} of {n}; bidirectional solving (a majority of seeds) in "
+        f"{int(c['solved'].sum())} of {n}."
     )
-    return claim, share(held, n), text
+    verdict, depends, where = judge(c, "ok", {"arm": "the cell", T: "the length"}, "what")
+    return ANTICIPATION, verdict, text, depends, where
 
 
 def _profiles(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "backward direction on anticipation vanishes like the forward one on ordinary recall"
+    claim = PROFILES
     ordinary = {
         (r[TASK], r[T], r[CELL_INIT]): r for _, r in table[~table["anticipation"] & table["bi"]].iterrows()
     }
@@ -126,7 +135,7 @@ def _same(match: bool | None) -> str:
 
 
 def _ordinary(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "bidirectional gains nothing on ordinary tasks"
+    claim = ORDINARY
     pairs = _pairs(table, False)
     if not pairs:
         return claim, UNTESTED, "no ordinary-task runs with both a unidirectional and a bidirectional arm"
@@ -143,9 +152,8 @@ def _ordinary(table: pd.DataFrame) -> tuple[str, str, str]:
     text = (
         "; ".join(said)
         + (
-            f". Bidirectional better in {gains} of {n} (more seeds solved by half the seeds, or loss / "
-            f"chance clearly lower: 95% intervals apart), worse in {worse}, no clear difference in "
-            f"{n - gains - worse}."
+            f". Bidirectional better in {gains} of {n} ({BETTER_RULE}), worse in {worse}, no clear "
+            f"difference in {n - gains - worse}."
         )
         + one_seed([r for pair in pairs for r in pair])
     )

@@ -1,9 +1,12 @@
 """What the preset verdicts share (pure pandas): a preset's runs, outcome statistics per arm compared at
-equal steps, median gradient profiles' decay rates per layer and direction, and the verdict rows.
+equal steps, which of two arms did better, median gradient profiles' decay rates per layer and direction,
+and the verdict rows.
 
 A preset's runs are the runs its sweep wrote (runs.sweep == the preset's sweep_name). Each claim becomes
-one verdict row (VERDICT_COLUMNS): the claim, whether it holds on these runs, and the sentence with the
-numbers it was decided from. A preset without runs becomes one row saying so and how to run it.
+one verdict row (VERDICT_COLUMNS): the claim, whether it holds on these runs, the sentence with the
+numbers it was decided from, and for a claim that holds in some cases only, what tells those cases apart.
+A preset without runs becomes one row saying so and how to run it. These rows are the one definition of
+the preset claims' verdicts: the claims scorecard (scorecard_presets.py) repeats them, never recomputes.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from bench.report.outcomes import outcome_stats
 from bench.report.profiles import decay_fit
 
 HOLDS, FAILS, PARTLY, UNTESTED, NO_RUNS = "holds", "does not hold", "partly", "not tested", "no runs"
-VERDICT_COLUMNS = ("preset", "claim", "verdict", "evidence")
+# depends: for a 'partly', what tells the cases where the claim holds from those where it does not ("the
+# init"); where: those cases ("holds: identity init + clip none on adding; not: ..."); both empty otherwise.
+VERDICT_COLUMNS = ("preset", "claim", "verdict", "evidence", "depends", "where")
 # "Solves": a majority of seeds solved (the critical length's rule, critical.py), so one lucky seed of three
 # is not a solve.
 MAJORITY = 0.5
@@ -56,9 +61,16 @@ def missing(preset: str) -> PresetResult:
     return PresetResult(preset, 0, verdicts=verdict_rows(preset, [("runs", NO_RUNS, line)]))
 
 
-def verdict_rows(preset: str, rows: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """Verdict rows (claim, verdict, evidence) of `preset` as a frame with VERDICT_COLUMNS."""
-    return pd.DataFrame([(preset, *r) for r in rows], columns=list(VERDICT_COLUMNS))
+def verdict_rows(preset: str, rows: list[tuple[str, ...]]) -> pd.DataFrame:
+    """Verdict rows (claim, verdict, evidence[, depends, where]) of `preset` as a frame with VERDICT_COLUMNS;
+    a 'partly' that names what it depends on says so at the end of its evidence."""
+    out = []
+    for claim, verdict, evidence, *rest in rows:
+        depends, where = (*rest, "", "")[:2]
+        if verdict == PARTLY and depends:
+            evidence = f"{evidence.rstrip('.')}. So it depends on {depends} ({where})."
+        out.append((preset, claim, verdict, evidence, depends, where))
+    return pd.DataFrame(out, columns=list(VERDICT_COLUMNS))
 
 
 def of_preset(runs: pd.DataFrame, preset: str) -> pd.DataFrame:
@@ -84,18 +96,79 @@ def arm_stats(
     return s.assign(solved_frac=s["n_solved"] / s["n"].where(s["n"] > 0))
 
 
+def pairs_of(
+    table: pd.DataFrame, group: list[str], col: str, a: object, b: object
+) -> list[tuple[pd.Series, ...]]:
+    """(the row with `col` == a, the row with `col` == b) per group of `table` by `group` that has both."""
+    out = []
+    for _, g in table.groupby(group, sort=False):
+        x, y = g[g[col] == a], g[g[col] == b]
+        if len(x) and len(y):
+            out.append((x.iloc[0], y.iloc[0]))
+    return out
+
+
 def solves(r: pd.Series) -> bool:
     """A majority of the arm's seeds solved."""
     return bool(r["n"] > 0 and r["n_solved"] > MAJORITY * r["n"])
 
 
+# How `better` decides, as the verdicts' evidence says it.
+BETTER_RULE = (
+    "more seeds solved by at least half the seeds, else fewer diverged by at least half the seeds, else "
+    "loss / chance clearly lower, 95% intervals apart"
+)
+
+
 def better(a: pd.Series, b: pd.Series) -> int:
-    """-1 when arm `a` is better than arm `b` (solved fraction higher by SOLVE_MARGIN, or loss / chance at
-    the common step clearly lower: 95% intervals apart), +1 when worse, 0 when neither."""
-    d = a["solved_frac"] - b["solved_frac"]
-    if np.isfinite(d) and abs(d) >= SOLVE_MARGIN - 1e-9:
-        return -1 if d > 0 else 1
+    """-1 when arm `a` did better than arm `b` (arm_stats rows), +1 worse, 0 neither (BETTER_RULE): its
+    solved fraction higher by SOLVE_MARGIN; else its diverged fraction lower by SOLVE_MARGIN; else loss /
+    chance at the common step clearly lower (95% intervals apart).
+
+    The one rule of every "X does better than Y" verdict. Solves by a margin, not "a majority solved where
+    the other has no majority": that would count 2 of 3 seeds against 1 of 3, and one seed either way is
+    what seeds alone do. Divergence before the loss: a diverged run counts as infinitely bad at the common
+    step and is left out of the loss means (equal.py), so an arm that mostly diverged would otherwise be
+    judged on the loss of its few survivors."""
+    for col, sign in (("n_solved", -1), ("n_diverged", 1)):
+        d = a[col] / a["n"] - b[col] / b["n"] if a["n"] > 0 and b["n"] > 0 else np.nan
+        if np.isfinite(d) and abs(d) >= SOLVE_MARGIN - 1e-9:
+            return sign if d > 0 else -sign
     return clearly(a, b)
+
+
+def flips(cases: pd.DataFrame, ok: str, dims: dict[str, str]) -> str:
+    """What tells the cases where `ok` holds from those where it does not: the dimensions (column -> word)
+    along which it flips between cases that agree on every other dimension, ' and ' between; when no single
+    one does (the cases differ in several at once), every dimension along which its share varies; '' when
+    `ok` is the same in every case."""
+    d = cases.assign(_ok=cases[ok].astype(bool))
+    if d["_ok"].nunique() < 2 or not dims:
+        return ""
+
+    def flip(col: str) -> bool:
+        rest = [c for c in dims if c != col]
+        return bool((d.groupby(rest, dropna=False)["_ok"].nunique() > 1).any()) if rest else True
+
+    named = [c for c in dims if flip(c)]
+    named = named or [c for c in dims if d.groupby(c, dropna=False)["_ok"].mean().nunique() > 1]
+    return " and ".join(dims[c] for c in named or dims)
+
+
+def where_text(names: pd.Series, ok: pd.Series, yes: str = "holds", no: str = "not") -> str:
+    """'holds: a, b; not: c': the cases `names` by whether `ok` held there."""
+    hold = [str(n) for n, o in zip(names, ok, strict=True) if o]
+    fail = [str(n) for n, o in zip(names, ok, strict=True) if not o]
+    return "; ".join(f"{w}: {', '.join(x)}" for w, x in ((yes, hold), (no, fail)) if x)
+
+
+def judge(cases: pd.DataFrame, ok: str, dims: dict[str, str], name: str) -> tuple[str, str, str]:
+    """(verdict, depends, where) of a claim checked once per row of `cases` (`ok`: it held there; `name`:
+    how the case is written): share's verdict, and for a 'partly' what it flips with (`flips`) and where."""
+    verdict = share(int(cases[ok].astype(bool).sum()), len(cases))
+    if verdict != PARTLY:
+        return verdict, "", ""
+    return verdict, flips(cases, ok, dims) or "the case", where_text(cases[name], cases[ok])
 
 
 def one_seed(rows: list[pd.Series]) -> str:

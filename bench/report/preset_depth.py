@@ -15,12 +15,14 @@ import pandas as pd
 from bench.report.data import CELL_INIT, TASK, Prepared, T, arm_name, sort_frame
 from bench.report.doc import integer, num
 from bench.report.preset_common import (
+    BETTER_RULE,
     FLAT_RATE,
     RATE_FACTOR,
     UNTESTED,
     PresetResult,
     arm_stats,
     better,
+    judge,
     missing,
     of_preset,
     one_seed,
@@ -55,6 +57,11 @@ def analyse(p: Prepared) -> PresetResult:
     return PresetResult(PRESET, len(runs), table, verdict_rows(PRESET, rows), {"layer_rates": rates})
 
 
+# The claims, by which the scorecard finds their verdicts (scorecard_presets.LINKS).
+MEMORY = "depth buys memory at a matched parameter count (not only capacity)"
+GRADIENT = "a deeper stack's gradient falls through time at the one-layer rate (per-layer profiles)"
+
+
 def _groups(table: pd.DataFrame) -> list[tuple[pd.Series, list[pd.Series]]]:
     """(one-layer row, deeper rows) per group that ran one layer and at least one deeper stack."""
     out = []
@@ -75,25 +82,28 @@ def _outcomes(rows: list[pd.Series]) -> str:
     )
 
 
-def _memory(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "depth buys memory at a matched parameter count (not only capacity)"
+def _memory(table: pd.DataFrame) -> tuple[str, ...]:
     groups = _groups(table)
     if not groups:
-        return claim, UNTESTED, "no group ran one layer and a deeper stack"
-    said, gains, losses, n, ceiling = [], 0, 0, 0, 0
+        return MEMORY, UNTESTED, "no group ran one layer and a deeper stack"
+    said, cases, ceiling = [], [], 0
     for base, deeper in groups:
-        b = [better(d, base) for d in deeper]
-        n, gains, losses = n + len(b), gains + b.count(-1), losses + b.count(1)
+        for d in deeper:
+            side = better(d, base)
+            what = f"{arm_name(d[CELL_INIT])} {integer(d['layers'])} layers on {d['task_label']}"
+            cases.append({"arm": d[CELL_INIT], "task_label": d["task_label"], "layers": d["layers"],
+                          "what": what, "ok": side < 0, "worse": side > 0})  # fmt: skip
         ceiling += bool(base["n"] and base["n_solved"] == base["n"])
         where = f"{arm_name(base[CELL_INIT])} on {base['task_label']} T={integer(base[T])}"
         said.append(f"{where}, {_outcomes([base, *deeper])}")
+    c = pd.DataFrame(cases)
+    n, gains, losses = len(c), int(c["ok"].sum()), int(c["worse"].sum())
     params = table["params"].dropna()
     spread = (params.max() - params.min()) / params.median() if len(params) else np.nan
     counts = (
-        f"Deeper than one layer: better in {gains} of {n} comparisons (more seeds solved by half the "
-        f"seeds, or loss / chance clearly lower: 95% intervals apart), worse in {losses}, no clear "
-        f"difference in {n - gains - losses}; parameters {integer(params.min())}-{integer(params.max())} "
-        f"(within {num(100 * spread, 2)}% of each other)."
+        f"Deeper than one layer: better in {gains} of {n} comparisons ({BETTER_RULE}), worse in {losses}, no "
+        f"clear difference in {n - gains - losses}; parameters {integer(params.min())}-"
+        f"{integer(params.max())} (within {num(100 * spread, 2)}% of each other)."
     )
     if gains == 0:
         why = (
@@ -111,11 +121,13 @@ def _memory(table: pd.DataFrame) -> tuple[str, str, str]:
     else:
         word = f" So depth bought memory in {gains} of {n} comparisons and not in the rest."
     caveat = one_seed([r for base, deeper in groups for r in (base, *deeper)])
-    return claim, share(gains, n), "; ".join(said) + ". " + counts + word + caveat
+    dims = {"arm": "the cell", "task_label": "the task", "layers": "the depth"}
+    verdict, depends, where = judge(c, "ok", dims, "what")
+    return MEMORY, verdict, "; ".join(said) + ". " + counts + word + caveat, depends, where
 
 
 def _gradient(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "a deeper stack's gradient falls through time at the one-layer rate (per-layer profiles)"
+    claim = GRADIENT
     said, checked, held = [], 0, 0
     for base, deeper in _groups(table):
         one = base["rates_init"][-1] if base["rates_init"] else np.nan

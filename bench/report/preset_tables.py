@@ -10,6 +10,7 @@ import pandas as pd
 
 from bench.report.data import CELL_INIT, T, arm_name
 from bench.report.doc import MISSING, Block, Bullets, Para, integer, num, plural, table
+from bench.report.preset_activation import BLOW_UP
 from bench.report.preset_common import NO_RUNS, PresetResult
 from bench.report.tables import VERDICT_TEXT, solve_rate
 
@@ -90,6 +91,9 @@ def _activation(t: pd.DataFrame) -> pd.DataFrame:
                 for d, x, n in zip(t["n_diverged"], t["n_nonfinite"], t["n"], strict=True)
             ],
             "Why diverged": [s if s else MISSING for s in t["reasons"].fillna("")],
+            "Blown up / runs": [
+                f"{integer(b)} / {integer(n)}" for b, n in zip(t["n_blown"], t["n"], strict=True)
+            ],
             "max |h_t|: median [largest]": [
                 f"{num(m)} [{num(x)}]" if k else MISSING
                 for m, x, k in zip(t["max_h_median"], t["max_h_max"], t["n_states"], strict=True)
@@ -113,8 +117,8 @@ CAPTION = {
     "0 (the truncated objective has no gradient from distance K on).",
     "activation": "Activation preset: the RNN's activation x recurrent init x clipping under SGD. max |h_t|: "
     "over every probe step, layer and t of a run, median and largest over seeds (a non-finite run's "
-    "last probe is the one before it stopped). Gradient norms: logged every log_every steps, before "
-    "clipping.",
+    f"last probe is the one before it stopped). Blown up: max |h_t| above {integer(BLOW_UP)} or non-finite. "
+    "Gradient norms: logged every log_every steps, before clipping.",
 }
 FORMAT: dict[str, Callable[[pd.DataFrame], pd.DataFrame]] = {
     "bidirectional": _bidirectional,

@@ -1,10 +1,12 @@
 """The truncated-BPTT preset's verdicts (conf/sweep/tbptt.yaml: K = L/8, L/4, L/2, L), pure pandas.
 
-Two claims: (1) a dependency longer than the truncation window cannot be learnt: with K <= D, the task's
-longest dependency (Task.max_distance, from the task registry), the truncated gradient never reaches from
-the scored step back to the input; (2) truncation is cheaper per step than full BPTT (ms_per_step against
-K). Each run's gradient profile differentiates its truncated objective, so its norms are exactly 0 from
-distance K on: the table shows that distance, as a check that the truncation is what ran.
+Three claims: (1) a dependency longer than the truncation window cannot be learnt: with K <= D, the
+task's longest dependency (Task.max_distance, from the task registry), the truncated gradient never reaches
+from the scored step back to the input; (2) truncation is cheaper per step than full BPTT (ms_per_step
+against K); (3) truncated BPTT learns as well as full BPTT: each K against full BPTT of the same task and
+arm (preset_common.better), judged only where full BPTT solved a majority of seeds. Each run's gradient
+profile differentiates its truncated objective, so its norms are exactly 0 from distance K on: the table
+shows that distance, as a check that the truncation is what ran.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import numpy as np
 import pandas as pd
 
 from bench.report.data import CELL_INIT, TASK, Prepared, T, arm_name, sort_frame
-from bench.report.doc import integer, num
+from bench.report.doc import integer, num, plural
 from bench.report.lengths import task_lengths
 from bench.report.outcomes import BEAT_RATIO
 from bench.report.preset_common import (
+    BETTER_RULE,
     FAILS,
     HOLDS,
     PARTLY,
     UNTESTED,
     PresetResult,
     arm_stats,
+    arm_text,
+    better,
+    judge,
     missing,
     of_preset,
     profile_rates,
@@ -61,8 +67,14 @@ def analyse(p: Prepared) -> PresetResult:
     table = s.merge(cost.reset_index(), on=KEYS, how="left").merge(zero, on=KEYS, how="left")
     table = table.assign(full=table["K"] >= table["L"], cuts=table["K"] <= table["D"])
     table = sort_frame(table, extra=["K"])
-    rows = [_learnt(table), _cost(table)]
+    rows = [_learnt(table), _cost(table), _as_full(table)]
     return PresetResult(PRESET, len(runs), table, verdict_rows(PRESET, rows))
+
+
+# The claims, by which the scorecard finds their verdicts (scorecard_presets.LINKS).
+LEARNT = "a dependency longer than K cannot be learnt"
+CHEAPER = "truncated BPTT is cheaper per step than full BPTT"
+AS_FULL = "truncated BPTT learns as well as full BPTT (where full BPTT solved a majority of seeds)"
 
 
 def _k(r: pd.Series) -> str:
@@ -70,7 +82,7 @@ def _k(r: pd.Series) -> str:
 
 
 def _learnt(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "a dependency longer than K cannot be learnt"
+    claim = LEARNT
     cut, uncut = table[table["cuts"]], table[~table["cuts"]]
     if cut.empty:
         return claim, UNTESTED, "no run with K at or below the task's longest dependency"
@@ -114,7 +126,7 @@ def _learnt(table: pd.DataFrame) -> tuple[str, str, str]:
 
 
 def _cost(table: pd.DataFrame) -> tuple[str, str, str]:
-    claim = "truncated BPTT is cheaper per step than full BPTT"
+    claim = CHEAPER
     said, cheaper, dearer, n, falls, rises = [], 0, 0, 0, 0, 0
     for _, g in table.groupby(GROUP, sort=False):
         full = g[g["full"]]
@@ -144,3 +156,48 @@ def _cost(table: pd.DataFrame) -> tuple[str, str, str]:
         f"beyond ±{num(TREND)})."
     )
     return claim, share(cheaper, n), text
+
+
+def _as_full(table: pd.DataFrame) -> tuple[str, ...]:
+    """Each truncated K against full BPTT of its group: not worse (preset_common.better). Only where full
+    BPTT solved a majority of seeds: against a reference that did not learn the task, "as well as" would
+    hold by both failing, and say nothing about truncation."""
+    said, cases, unsolved = [], [], 0
+    for _, g in table.groupby(GROUP, sort=False):
+        full, trunc = g[g["full"]], g[~g["full"]]
+        if full.empty or trunc.empty:
+            continue
+        f = full.iloc[0]
+        if not solves(f):
+            unsolved += 1
+            continue
+        for _, r in trunc.iterrows():
+            side = better(r, f)
+            what = f"{arm_name(r[CELL_INIT])} {_k(r)} on {r['task_label']}"
+            cases.append({"task_label": r["task_label"], "arm": r[CELL_INIT], "K": r["K"], "what": what,
+                          "ok": side <= 0, "worse": side > 0, "cuts": bool(r["cuts"])})  # fmt: skip
+        said.append(
+            f"{arm_name(f[CELL_INIT])} on {f['task_label']}: full BPTT {arm_text(f)}; "
+            + ", ".join(f"{_k(r)} {arm_text(r)}" for _, r in trunc.iterrows())
+        )
+    if not cases:
+        if unsolved:
+            why = f"full BPTT solved a majority of seeds in no group ({plural(unsolved, 'group')} ran both)"
+            return AS_FULL, UNTESTED, why + ": no learnt reference for truncation to match"
+        return AS_FULL, UNTESTED, "no group with both full-BPTT and truncated runs"
+    skipped = (
+        f" Left out: {plural(unsolved, 'group')} where full BPTT solved no majority of seeds."
+        if unsolved
+        else ""
+    )
+    c = pd.DataFrame(cases)
+    worse, cut = c[c["worse"]], c[c["cuts"]]
+    text_ = (
+        "; ".join(said) + f". Truncated K worse than full BPTT ({BETTER_RULE}) in {len(worse)} of {len(c)}, "
+        f"of them {int(worse['cuts'].sum())} of the {len(cut)} with K <= D (the longest dependency cut)."
+        + skipped
+    )
+    verdict, depends, where = judge(
+        c, "ok", {"task_label": "the task", "arm": "the cell", "K": "the truncation length K"}, "what"
+    )
+    return AS_FULL, verdict, text_, depends, where

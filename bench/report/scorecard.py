@@ -6,7 +6,8 @@ come from. A claim without runs behind it is "not measured", naming the sweep pr
 Verdicts: "supported" (holds in every case measured), "not supported" (in none), "depends on X" (it holds in
 some cases and not in others, X naming what tells them apart: `verdict_of`), "not measured". This module
 holds the helpers and the main study's claims (gradient profiles, critical lengths, inits); claim 3 is in
-scorecard_speed.py, the claims measured by ablation presets in scorecard_presets.py."""
+scorecard_speed.py; the claims measured by sweep presets are the preset modules' verdicts, repeated by
+scorecard_presets.py."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from bench.report.critical import bracket
 from bench.report.data import CELL, CELL_INIT, arm_name, arm_order, init_of, sort_frame
 from bench.report.data import T as LEN
 from bench.report.doc import num
+from bench.report.preset_common import flips
 from bench.report.profiles import FALLOFF
 
 if TYPE_CHECKING:
@@ -41,10 +43,13 @@ CLAIMS: dict[tuple[int, str], str] = {
     (4, "b"): "without tanh (ReLU) the hidden values blow up",
     (5, "a"): "Remedy: careful initialisation lets a cell learn longer dependencies",
     (5, "b"): "Remedy: a non-saturating activation (ReLU) helps the RNN",
-    (5, "c"): "Remedy: gradient clipping helps training",
+    (5, "c"): "Remedy: gradient clipping contains exploding gradients (no run diverges with it)",
     (5, "d"): "Remedy: truncated backpropagation trains as well as full backpropagation",
-    (6, "a"): "Stacked layers add capacity (at a matched parameter count)",
-    (6, "b"): "Bidirectional cells add capacity",
+    (6, "a"): "Stacked layers buy memory, not only parameters (better at a matched parameter count)",
+    (
+        6,
+        "b",
+    ): "A bidirectional cell solves what needs later inputs, which one direction cannot (anticipation)",
 }
 UNDECIDED = (
     "every comparison is undecided: both arms hold to the longest length they ran, or both fail their "
@@ -81,23 +86,13 @@ def unmeasured(key: tuple[int, str], preset: str, why: str = "") -> dict:
 
 def verdict_of(df: pd.DataFrame, ok: str, dims: dict[str, str]) -> str:
     """'supported' when `ok` holds in every row, 'not supported' in none; otherwise 'depends on' the
-    dimensions (column -> word) along which it flips between rows that agree on every other dimension; when
-    no single one does (the cases differ in several at once), every dimension along which it varies."""
-    d = df.assign(_ok=df[ok].astype(bool))
-    if d["_ok"].all():
+    dimensions (column -> word) it flips with (preset_common.flips, the preset verdicts' rule)."""
+    d = df[ok].astype(bool)
+    if d.all():
         return "supported"
-    if not d["_ok"].any():
+    if not d.any():
         return "not supported"
-    if not dims:
-        return "depends on the case"
-
-    def flips(col: str) -> bool:
-        rest = [c for c in dims if c != col]
-        return bool((d.groupby(rest, dropna=False)["_ok"].nunique() > 1).any()) if rest else True
-
-    named = [c for c in dims if flips(c)]
-    named = named or [c for c in dims if d.groupby(c, dropna=False)["_ok"].mean().nunique() > 1]
-    return "depends on " + " and ".join(dims[c] for c in named or dims)
+    return "depends on " + (flips(df, ok, dims) or "the case")
 
 
 def cases(df: pd.DataFrame) -> str:

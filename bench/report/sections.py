@@ -11,10 +11,11 @@ import pandas as pd
 
 from bench.atomic import StorageError
 from bench.report import figures, literature, reading, scorecard_text, speed_text, study_sections, tables
-from bench.report.ablations import best_arms
+from bench.report.ablations import best_arms, main_arms
 from bench.report.analysis import Analysis
 from bench.report.data import CELL, CELL_INIT, TASK, arm_name, arm_order, cell_name, sort_frame
 from bench.report.doc import Block, Bullets, Heading, Para, integer, plural
+from bench.report.factors import Factor, presets
 from bench.report.part import Out, Part, skip
 from bench.report.preset_tables import preset_blocks
 from bench.report.profiles import DEPENDENCY_LOSS, NEEDED
@@ -160,19 +161,21 @@ def ablations(a: Analysis, out: Out) -> Part:
     named = ", ".join(f.preset for f in a.factors if f.preset)
     blocks: list[Block] = [
         Para(
-            "A factor is shown when, for one task, length and cell, runs differ in that factor only, or "
-            f"come from the sweep preset named for it ({named}). Where one "
-            "group has runs in several contexts (e.g. the variants at two learning rates) the one with "
-            "the most arms and runs is shown."
+            "Each factor's table shows the runs of the sweep preset named for it "
+            f"({named}), and no other preset's: a run appears under its own preset's factor only. Runs "
+            "of the main comparison join a group as its reference arm where they have the same "
+            "configuration apart from the factor. Where one group has runs in several contexts (e.g. the "
+            "variants at two learning rates) the one with the most arms and runs is shown."
         ),
     ]
     verdicts = {f.name: a.presets[f.preset] for f in a.factors if f.preset in a.presets}
     ran = {name for name, r in verdicts.items() if r.n_runs}
+    absent = [f for f in a.factors if f.name not in a.ablations and f.name not in verdicts]
     if not a.ablations and not ran:
         blocks.append(
             Para(
-                "No ablations present in these results: every task, length and cell has one "
-                "configuration (or only seeds differ)."
+                "No ablations present in these results: no ablation preset's runs."
+                + _main_arms_absent(a, out, absent)
             )
         )
     for f in a.factors:
@@ -180,6 +183,7 @@ def ablations(a: Analysis, out: Out) -> Part:
         if ab is None and f.name not in ran:
             continue
         blocks.append(Heading(f.title, 3))
+        blocks += [Para(n) for n in _main_arms_note(a, out, f)]
         if ab is not None:
             blocks += [figures.ablation(ab, out.figdir)] if out.draw else []
             blocks.append(tables.ablation_table(ab))
@@ -188,10 +192,37 @@ def ablations(a: Analysis, out: Out) -> Part:
         if f.name in verdicts:  # its verdicts, or the one line saying its preset has no runs
             blocks += preset_blocks(verdicts[f.name])
     blocks += [preset_blocks(r)[0] for name, r in verdicts.items() if name not in ran | set(a.ablations)]
-    absent = [f.title for f in a.factors if f.name not in a.ablations and f.name not in verdicts]
     if absent and (a.ablations or ran):
-        blocks.append(Para("Not present in these results: " + "; ".join(absent) + "."))
+        titles = "; ".join(f.title for f in absent)
+        blocks.append(Para(f"Not present in these results: {titles}." + _main_arms_absent(a, out, absent)))
     return Part(blocks)
+
+
+def _main_arms_note(a: Analysis, out: Out, f: Factor) -> list[str]:
+    """Under a factor's heading, where the main comparison varies the factor itself (the main study's init
+    arms): that only its preset's runs are tabled, and where those arms are."""
+    arms = main_arms(a.main, f, presets(a.factors))
+    if not arms:
+        return []
+    preset = f"the `{f.preset}` preset's runs" if f.preset else "runs outside the presets"
+    return [
+        f"Only {preset} are tabled here: the main study's own arms {', '.join(map(arm_name, arms))} differ "
+        f"in this factor too, and they are the main comparison, shown in {out.ref(*MAIN_SECTIONS)}."
+    ]
+
+
+def _main_arms_absent(a: Analysis, out: Out, absent: list[Factor]) -> str:
+    """For factors without a table that the main comparison varies itself: which arms, and where."""
+    by = {f.title: main_arms(a.main, f, presets(a.factors)) for f in absent}
+    by = {t: arms for t, arms in by.items() if arms}
+    if not by:
+        return ""
+    arms = arm_order(pd.Series([x for v in by.values() for x in v]))
+    return (
+        f" The main study's own arms ({', '.join(map(arm_name, arms))}) differ in fields that "
+        f"{'these factors vary' if len(by) > 1 else 'this factor varies'} ({'; '.join(by)}): they are the "
+        f"main comparison, shown in {out.ref(*MAIN_SECTIONS)}, not an ablation."
+    )
 
 
 def literature_section(a: Analysis, out: Out) -> Part:
@@ -254,6 +285,7 @@ SOURCES: dict[str, Render] = {
     "microbench": cost,
     "speed": speed,
     "ablations": ablations,
+    "presets": ablations,
 }
 
 
