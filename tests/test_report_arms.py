@@ -6,6 +6,7 @@ import pandas as pd
 
 from bench.report import build_report
 from bench.report.analysis import analyse
+from bench.report.critical_text import gates_sentence
 from bench.report.data import CELL_INIT, KEYS, arm_name, arm_order, cell_init
 from bench.report.doc import to_markdown
 from bench.report.plotting import color, hollow
@@ -144,3 +145,43 @@ def test_tuning_grid_marks_the_selected_rate_and_lists_mismatches(tmp_path):
     write_run(root, task="recall", seq_len=10, cell="lstm", seed=100, solved=False, lr=1e-4, sweep="tune",
               **chrono)  # fmt: skip
     assert "Tuning not settled" not in to_markdown(render(analyse(load_results(root)), tmp_path, False)[0])
+
+
+def crit_rows(reach: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """A critical-length table with only what gates_sentence reads: per arm and task its ladder reach."""
+    rows = [{"task_label": t, "cell.name": arm.split("+")[0], CELL_INIT: arm, "reach": r}
+            for arm, by_task in reach.items() for t, r in by_task.items()]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_gates_sentence_compares_default_gated_arms_with_the_rnn():
+    crit = crit_rows({
+        "rnn": {"copy": 0, "adding": 0, "recall": 2},
+        "lstm": {"copy": 0, "adding": 0, "recall": 1},
+        "lstm+chrono": {"copy": 2, "adding": 5.5, "recall": 5.5},
+        "gru": {"copy": 3, "adding": 5.5, "recall": 4},
+    })  # fmt: skip
+    said = gates_sentence(crit)
+    assert "the LSTM breaks sooner than the RNN on recall; fails its shortest length on copy and adding, " \
+           "as the RNN does" in said  # fmt: skip
+    assert "the GRU holds longer than the RNN on every task (copy, adding and recall): its gates help " \
+           "without a recommended init" in said  # fmt: skip
+    crit.loc[(crit[CELL_INIT] == "gru") & (crit["task_label"] == "recall"), "reach"] = 2
+    assert "the GRU holds longer than the RNN on copy and adding; holds as long as the RNN on recall" \
+           in gates_sentence(crit)  # fmt: skip
+    assert gates_sentence(crit[crit[CELL_INIT] != "rnn"]) is None
+
+
+def test_ablation_runs_never_fill_a_main_study_gap(tmp_path):
+    root = tmp_path / "results"
+    for seed in (0, 1, 2):  # the main study's RNN failed T=10 (its ladder cut T=30); an ablation ran T=30
+        write_run(root, task="recall", seq_len=10, cell="rnn", seed=seed, solved=False, init="default",
+                  sweep="default")  # fmt: skip
+        write_run(root, task="recall", seq_len=30, cell="rnn", seed=seed, solved=True, sweep="activation",
+                  recurrent_init="identity")  # fmt: skip
+    a = analyse(load_results(root))
+    assert set(a.main["sweep"]) == {"default"} and set(a.main["task.seq_len"]) == {10}
+    only = tmp_path / "only"
+    for seed in (0, 1):
+        write_run(only, task="recall", seq_len=30, cell="rnn", seed=seed, solved=True, sweep="activation")
+    assert set(analyse(load_results(only)).main["sweep"]) == {"activation"}  # nothing else: they stand in

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.atomic import StorageError, atomic_write_text
-from bench.report import papers, sections
+from bench.report import papers, sections, tuned
 from bench.report.analysis import analyse
 from bench.report.critical import missing
 from bench.report.critical_figure import critical_figure
@@ -96,7 +96,7 @@ def headline(a, figdir: Path, draw: bool, notes: list[str]) -> list[Block]:  # n
             raise
         except Exception as e:  # noqa: BLE001
             notes.append(f"critical-length figure could not be drawn: {type(e).__name__}: {e}")
-    return [*out, Para(paragraph(a.critical))]
+    return [*out, Para(paragraph(a.critical, a.main, len(tuned.edges(a.tuning)) if len(a.tuning) else 0))]
 
 
 def write_tables(a, report_dir: Path) -> list[Path]:  # noqa: ANN001 - an Analysis

@@ -26,11 +26,6 @@ def _init(arm: str) -> str:
     return INIT_NAMES.get(init, init)
 
 
-def _gate_bias(arm: str) -> bool:
-    """Whether an arm's init sets gate biases (forget bias, chrono) rather than the recurrent weights."""
-    return any(p == "chrono" or p.startswith("fb") for p in init_of(arm).split("+"))
-
-
 def _compare(rows: pd.DataFrame) -> tuple[list, list, list]:
     """One cell's tasks where its best recommended arm beats / matches / trails its default-init arm:
     lists of (task, default row, best recommended row)."""
@@ -99,29 +94,69 @@ def task_sentence(t: pd.DataFrame) -> str | None:
     )
 
 
-def paragraph(crit: pd.DataFrame) -> str:
+def gates_sentence(crit: pd.DataFrame) -> str | None:
+    """Do the gates help by existing? Each gated cell's PyTorch-default arm against the RNN's default arm,
+    task by task (ladder reach): longer, the same, shorter. None without an RNN or a gated default arm."""
+    rnn = crit[crit[CELL_INIT] == "rnn"].set_index("task_label")["reach"]
+    if rnn.empty:
+        return None
+    said = []
+    for cell in arm_order(crit[CELL]):
+        d = crit[(crit[CELL_INIT] == cell) & (crit[CELL] != "rnn")].set_index("task_label")["reach"]
+        tasks = [t for t in d.index if t in rnn.index]
+        if not tasks:
+            continue
+        by = {k: [t for t in tasks if _side(d[t], rnn[t]) == v] for k, v in SIDES.items()}
+        who = cell_name(cell)
+        if len(by["longer"]) == len(tasks):
+            said.append(f"the {who} holds longer than the RNN on every task ({names(tasks)}): its gates help "
+                        "without a recommended init")  # fmt: skip
+            continue
+        both_fail = [t for t in by["same"] if d[t] == 0]  # reach 0: both fail their shortest length
+        by["same"] = [t for t in by["same"] if t not in both_fail]
+        parts = [f"{SIDES_TEXT[k]} the RNN on {names(v)}" for k, v in by.items() if v]
+        parts += [f"fails its shortest length on {names(both_fail)}, as the RNN does"] if both_fail else []
+        said.append(f"the {who} {'; '.join(parts)}")
+    if not said:
+        return None
+    return "At PyTorch's default init for both: " + "; ".join(said) + "."
+
+
+SIDES = {"longer": 1, "same": 0, "shorter": -1}  # a gated default arm's reach against the RNN's
+SIDES_TEXT = {"longer": "holds longer than", "same": "holds as long as", "shorter": "breaks sooner than"}
+
+
+def _side(a: float, b: float) -> int:
+    return int(a > b) - int(a < b)
+
+
+def rate_sentence(main: pd.DataFrame, edges: int = 0) -> str | None:
+    """The learning-rate choice the results depend on: each arm's own tuned rate, its range per cell, and
+    how many picks are an edge of the tuning grid (tuned.edges)."""
+    if main.empty or "train.lr" not in main.columns:
+        return None
+    ranges = []
+    for cell in arm_order(main[CELL]):
+        lr = main.loc[main[CELL] == cell, "train.lr"].astype(float)
+        lo, hi = lr.min(), lr.max()
+        ranges.append(f"{cell_name(cell)} {lo:g}" + (f"-{hi:g}" if hi > lo else ""))
+    edge = f"; {edges} of the picks are an edge of the tuning grid, so not settled" if edges else ""
+    return (
+        f"Each arm ran at its own tuned Adam learning rate (per task and init: {', '.join(ranges)}{edge}): "
+        "each critical length holds at that rate."
+    )
+
+
+def paragraph(crit: pd.DataFrame, main: pd.DataFrame | None = None, edges: int = 0) -> str:
     """The headline's paragraph (one string): definition, per task the best arm with and without a
-    recommended init, per cell its dependence on init, the gated cells together, the chrono caveat."""
+    recommended init, per cell its dependence on init, the gated cells at default init against the RNN,
+    the learning rates the results hold at (with `main`), the chrono caveat."""
     if crit.empty:
         return ""
     out = [DEFINITION]
     out += [s for _, t in crit.groupby("task_label", sort=False) if (s := task_sentence(t))]
-    gated, depends = [], []
-    for cell in arm_order(crit[CELL]):
-        rows = crit[crit[CELL] == cell]
-        text, gains = cell_sentence(rows)
-        if any(_gate_bias(a) for a in rows[CELL_INIT]):
-            gated.append(cell)
-            depends += [cell] if gains else []
-        out.append(text)
-    if len(gated) > 1 and depends == gated:
-        cells = names([cell_name(c) for c in gated])
-        out.append(
-            f"So the gates ({cells}) keep the dependency longer only with a gate-bias init, not by existing."
-        )
-    elif gated and not depends:
-        cells = names([cell_name(c) for c in gated])
-        out.append(f"The gated cells ({cells}) reach the same critical lengths at PyTorch's default init.")
+    out += [cell_sentence(crit[crit[CELL] == cell])[0] for cell in arm_order(crit[CELL])]
+    out += [s for s in (gates_sentence(crit), rate_sentence(main, edges) if main is not None else None) if s]
     if any(init_of(a) == "chrono" for a in crit[CELL_INIT]):
         out.append(CHRONO)
     return " ".join(out)

@@ -198,16 +198,19 @@ def _task_labels(runs: pd.DataFrame) -> pd.Series:
 
 def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataFrame:
     """The main comparison: per (task, seq_len, arm) the configuration (config_id) with the standard
-    variant and structure (factors.standard_structure: one direction, one layer, full BPTT), run outside
-    an ablation preset, with the most runs, fused if there is a choice (ties: by id).
+    variant and structure (factors.standard_structure: one direction, one layer, full BPTT), with the most
+    runs, fused if there is a choice (ties: by id).
     Tuning runs (their own seeds, several rates per arm) are left out; with nothing else, each arm's tuning
-    runs at its selected rate (bench.tuning's rule) stand in."""
+    runs at its selected rate (bench.tuning's rule) stand in. Runs of ablation presets stand in only where the
+    results hold no other runs: where the main study cut an arm (its ladder), an ablation's runs of that arm
+    at a longer length must not fill the gap (they compute something else: another optimiser, init, ...)."""
     tune = runs["sweep"] == TUNE_SWEEP
     runs = runs[~tune] if (~tune).any() else selected_rates(runs)
+    ablation = runs["sweep"].isin(ablation_presets)
+    runs = runs[~ablation] if (~ablation).any() else runs
     r = runs.assign(
         cfg=runs["config_id"],
         _std=runs[VARIANT].isin((*STANDARD_VARIANTS, NA)) & standard_structure(runs),
-        _main_sweep=~runs["sweep"].isin(ablation_presets),
         _fused=runs[IMPL] == "fused",
     )
     c = (
@@ -215,18 +218,17 @@ def pick_main(runs: pd.DataFrame, ablation_presets: tuple[str, ...]) -> pd.DataF
         .agg(
             n=("run_id", "size"),
             std=("_std", "max"),
-            main_sweep=("_main_sweep", "max"),
             fused=("_fused", "max"),
         )
         .reset_index()
     )
     c = c.sort_values(
-        [*KEYS, "std", "main_sweep", "n", "fused", "cfg"],
-        ascending=[True, True, True, False, False, False, False, True],
+        [*KEYS, "std", "n", "fused", "cfg"],
+        ascending=[True, True, True, False, False, False, True],
         kind="mergesort",
     )
     best = c.drop_duplicates(KEYS)[[*KEYS, "cfg"]]
-    main = r.merge(best, on=[*KEYS, "cfg"], how="inner").drop(columns=["_std", "_main_sweep", "_fused"])
+    main = r.merge(best, on=[*KEYS, "cfg"], how="inner").drop(columns=["_std", "_fused"])
     # The same config and seed can come from two sweeps: count that seed once.
     main = main.sort_values("run_id", kind="mergesort")
     dup = main.duplicated([*KEYS, "cfg", "seed"]) & main["seed"].notna()
