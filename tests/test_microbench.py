@@ -214,10 +214,11 @@ def test_explicit_gate_prefers_the_interleaved_twin(tmp_path):
 
 
 def test_harness_gate_rejects_overhead(tmp_path):
-    results = check_gates(_json(tmp_path, _doc(explicit_s=0.25, harness_s=12.0, bare_s=10.0)))
+    results = check_gates(_json(tmp_path, _doc(explicit_s=0.25, harness_s=15.0, bare_s=10.0)))
     b = results[1]
-    assert b.status == "fail" and b.ratio == pytest.approx(1.2)
-    assert "12000.00 ms" in b.message and "10000.00 ms" in b.message and "1.200" in b.message
+    assert b.status == "fail" and b.ratio == pytest.approx(1.5)
+    assert "15000.00 ms" in b.message and "10000.00 ms" in b.message and "1.500" in b.message
+    assert check_gates(_json(tmp_path, _doc(explicit_s=0.25, harness_s=13.0, bare_s=10.0)))[1].passed
 
 
 def test_harness_gate_compares_runs_of_equal_length(tmp_path):
