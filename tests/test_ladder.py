@@ -63,7 +63,7 @@ def test_arms_filter_drops_combinations_the_preset_does_not_list():
     assert not in_arms(base)  # no forget gate for the vanilla RNN: never composed into a job
 
 
-def test_a_ladder_sweep_stops_an_arm_after_a_length_failed_on_every_seed(tmp_path, capsys):
+def test_a_ladder_sweep_stops_an_arm_after_a_length_failed_on_every_seed(tmp_path, capsys, text_report):
     # 20 steps solve nothing (recall needs 99% accuracy): T=3 fails on both seeds, so T=6 is not run
     args = ["sweep=none", "task=recall", "cell=rnn", *TINY, "task.seq_len=3,6", "seed=0,1", "jobs=1"]
     args += ["+preset.ladder=true", f"results_dir={tmp_path / 'r'}", f"report_dir={tmp_path / 'rep'}"]

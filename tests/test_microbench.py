@@ -258,7 +258,9 @@ def suite_json(tmp_path_factory) -> Path:
     three cells) on the tiny grid, run as CI runs the suite (a subprocess, the benchmark folder named on
     the command line): one pytest-benchmark JSON, which real_json and fast_json split in two."""
     path = tmp_path_factory.mktemp("mb") / "suite.json"
-    env = {**os.environ, "BENCH_THREADS": "1", "BENCH_DEVICE": "cpu"}
+    # not as an xdist worker (pytest-benchmark would disable itself): drop the worker's PYTEST_XDIST_* vars
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    env |= {"BENCH_THREADS": "1", "BENCH_DEVICE": "cpu"}
     k = "forward_backward and lstm or harness_overhead or test_bench_fastpath"
     cmd = [
         sys.executable,

@@ -32,6 +32,7 @@ from bench.store import COMPLETE, complete_status, is_complete, run_dir, table_b
 from bench.sweep import main as sweep_main
 from bench.train import execute
 from tests.util import TINY as UTIL_TINY
+from tests.util import text_only
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # subprocesses run this checkout's code
@@ -536,11 +537,13 @@ def odd_sweep(tmp_path_factory) -> tuple[Path, Path]:
     non-ASCII letter in its name: (the folder it lies in, the results_dir)."""
     root = tmp_path_factory.mktemp("odd")
     odd = root / "a b,c é"
-    assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(root, odd)]) == 0
+    with pytest.MonkeyPatch.context() as mp:
+        text_only(mp)
+        assert sweep_main([*BARE, "cell=rnn,gru", *TINY, *sweep_dirs(root, odd)]) == 0
     return root, odd
 
 
-def test_a_complete_read_only_archive_still_reads(tmp_path, monkeypatch, capsys, odd_sweep):
+def test_a_complete_read_only_archive_still_reads(tmp_path, monkeypatch, capsys, odd_sweep, text_report):
     grid = [*BARE, "cell=rnn,gru", *TINY]
     results = tmp_path / "results"
     shutil.copytree(odd_sweep[1], results)  # the grid's two runs, swept to completion by the fixture
@@ -600,7 +603,9 @@ def test_report_files_are_written_atomically_and_a_failure_exits_non_zero(tmp_pa
     before = (out / "report.html").read_bytes()
     _enospc_on(monkeypatch, ("report.html",))
     capsys.readouterr()
-    assert report_main(tmp_path / "results", out) == 1
+    with pytest.MonkeyPatch.context() as mp:  # the text is what fails here: no need to draw again
+        text_only(mp)
+        assert report_main(tmp_path / "results", out) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no space left on device at" in err and "report.html" in err
     assert (out / "report.html").read_bytes() == before  # the old report, not a truncated one

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench.cells import DEFAULT_VARIANT, RecurrentCore, make_core
 from bench.spec import CellSpec
 
@@ -66,3 +68,12 @@ def model_of(
 
     spec = cell_spec(cell, impl, hidden_size, num_layers, variant, forget_bias, recurrent_init)
     return SequenceModel(input_size, output_size, input_kind, spec, chrono_tmax)
+
+
+def text_only(mp: pytest.MonkeyPatch) -> None:
+    """Make bench.report.main build the report without figures while `mp` is active."""
+    import functools
+
+    import bench.report.build as build
+
+    mp.setattr(build, "build_report", functools.partial(build.build_report, figures=False))
