@@ -238,6 +238,7 @@ def result_row(job: Job, prov: dict[str, Any], t: Trained | None, error: str | N
         "error": error,
         "sweep": job.settings.sweep_name,
         "length": job.settings.length,
+        "init": job.settings.init,
         "task_variant": spec.task.variant_label(),
         **spec.columns(),
         **prov,

@@ -24,10 +24,42 @@ TUNED_FILE = CONF_DIR / "sweep" / "_tuned_lr.yaml"
 ARM = ["task.name", "cell.name", "init"]
 
 
+def init_label(forget_bias: object, recurrent_init: object) -> str:
+    """The study's name of a cell's initialisation from its spec fields (conf/sweep/_study.yaml's
+    preset.inits): 'default', 'fb1', 'chrono', 'orthogonal', or parts joined as in 'fb2+identity'."""
+    parts = []
+    if str(forget_bias) == "chrono":
+        parts.append("chrono")
+    else:
+        try:
+            v = float(forget_bias)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            v = math.nan
+        if not math.isnan(v) and v != 0:
+            parts.append(f"fb{v:g}")
+    if str(recurrent_init) not in ("default", "n/a", "None", "nan", "<NA>"):
+        parts.append(str(recurrent_init))
+    return "+".join(parts) or "default"
+
+
+def arm_inits(runs: pd.DataFrame) -> pd.Series:
+    """Each run's init label: the one its preset recorded (`init`), else init_label of its cell fields
+    (runs written without the label: the main study's, and tuning runs of some versions)."""
+    none = pd.Series(None, index=runs.index, dtype=object)
+    fields = zip(runs.get("cell.forget_bias", none), runs.get("cell.recurrent_init", none), strict=True)
+    derived = pd.Series([init_label(fb, rec) for fb, rec in fields], index=runs.index, dtype=object)
+    if "init" not in runs.columns:
+        return derived
+    recorded = runs["init"].astype(object)
+    return recorded.where(recorded.notna() & ~recorded.isin(["", "n/a", "None", "nan"]), derived)
+
+
 def scores(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (arm, rate) of the tuning runs: seeds, solved, mean steps to solve, mean log loss,
     and `rank` within the arm (1 = selected)."""
     r = runs[(runs["sweep"] == TUNE_PRESET) & runs["status"].isin(["ok", "diverged"])].copy()
+    if not r.empty:
+        r["init"] = arm_inits(r)
     if r.empty:
         return pd.DataFrame(columns=[*ARM, "train.lr", "seeds", "solved", "steps", "log_loss", "rank"])
     budget = r["train.steps"].astype(float) + 1

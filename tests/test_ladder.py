@@ -8,9 +8,11 @@ import pandas as pd
 
 from bench.config import compose, validate
 from bench.ladder import Ladder, arm_key, in_arms
+from bench.results import load_results
 from bench.sweep import main as sweep_main
 from bench.sweep import plan
-from bench.tuning import select, tuned_yaml
+from bench.train import execute
+from bench.tuning import arm_inits, init_label, select, tuned_yaml
 from tests.util import TINY
 
 
@@ -96,3 +98,18 @@ def test_tuning_selects_most_solved_then_fewest_steps_then_lowest_loss():
     assert select(pd.DataFrame(rows)) == {"adding": {"gru": {"default": 0.003}}}
     text = tuned_yaml({"adding": {"gru": {"default": 0.003}}}, "results")
     assert "      gru: {default: 0.003}" in text and text.startswith("# @package _global_")
+
+
+def test_a_run_records_its_init_label_and_rows_without_one_get_it_from_their_cell(tmp_path):
+    # the label `init` names the arm in tuning (bench.tuning.select) and in the report; a version of the
+    # row builder dropped it, and the tuning runs it wrote were pooled as an arm of their own ('nan')
+    args = ["sweep=tune", "task=recall", "cell=gru", "init=chrono", "train.lr=0.1", "seed=100", *TINY]
+    execute(validate(compose([*args, f"results_dir={tmp_path}"])), progress=False)
+    runs = load_results(tmp_path).runs
+    assert list(runs["init"]) == ["chrono"]
+    unlabelled = runs.assign(init=None)
+    assert list(arm_inits(unlabelled)) == ["chrono"]
+    assert select(pd.concat([runs, unlabelled])) == {"recall": {"gru": {"chrono": 0.1}}}
+    cells = [(0.0, "default"), (1, "default"), ("1.0", "orthogonal"), ("chrono", "default"), (2, "identity")]
+    labels = ["default", "fb1", "fb1+orthogonal", "chrono", "fb2+identity"]
+    assert [init_label(fb, rec) for fb, rec in cells] == labels

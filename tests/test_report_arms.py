@@ -130,13 +130,17 @@ def test_tuning_grid_marks_the_selected_rate_and_lists_mismatches(tmp_path):
     for seed in (0, 1):  # the main runs used 1e-2 (not the selected rate); the GRU has no tuning runs
         write_run(root, task="recall", seq_len=10, cell="lstm", seed=seed, solved=True, lr=1e-2, **chrono)
         write_run(root, task="recall", seq_len=10, cell="gru", seed=seed, solved=True, init="default")
+    # a main run without the init label (the shipped main study's rows) is matched by its cell fields
+    write_run(root, task="recall", seq_len=10, cell="lstm", seed=2, solved=True, lr=1e-2,
+              forget_bias="chrono")  # fmt: skip
     a = analyse(load_results(root))
     g = a.tuning.set_index("train.lr")
     assert bool(g.loc[1e-3, "selected"]) and not bool(g.loc[1e-2, "selected"]) and g.loc[1e-3, "solved"] == 2
     md = to_markdown(render(a, tmp_path, draw=False)[0])
     section = md[md.index("Learning-rate tuning") :]
-    assert "2 of 4 main-study runs did not use their arm's selected rate: recall LSTM (chrono): 2 runs at " \
+    assert "3 of 5 main-study runs did not use their arm's selected rate: recall LSTM (chrono): 3 runs at " \
            "0.01, selected 0.001." in section  # fmt: skip
+    assert "without an init label" not in section
     assert "No tuning runs for 1 task / arm pair: recall GRU." in section
     assert "| LSTM (chrono) | 0.001 | 2 | 2 |" in section and "| selected |" in section
     # the selected 1e-3 is the grid's smallest rate: flagged as not settled

@@ -120,31 +120,12 @@ def arm_name(label: str) -> str:
     return f"{cell_name(cell)} ({' + '.join(INIT_NAMES.get(p, p) for p in init.split('+'))})"
 
 
-def _derived_init(runs: pd.DataFrame) -> pd.Series:
-    """The init label from the spec fields, for runs that did not record one: 'default', 'fb1', 'chrono',
-    'orthogonal', 'fb2+identity'."""
-
-    def one(fb: object, rec: object) -> str:
-        parts = []
-        if str(fb) == "chrono":
-            parts.append("chrono")
-        else:
-            v = pd.to_numeric(pd.Series([fb]), errors="coerce").iloc[0]
-            if pd.notna(v) and v != 0:
-                parts.append(f"fb{v:g}")
-        if str(rec) not in ("default", NA, "None", "nan"):
-            parts.append(str(rec))
-        return "+".join(parts) or "default"
-
-    fb, rec = text(runs["cell.forget_bias"]), text(runs["cell.recurrent_init"])
-    return pd.Series([one(a, b) for a, b in zip(fb, rec, strict=True)], index=runs.index, dtype=object)
-
-
 def cell_init(runs: pd.DataFrame) -> pd.Series:
     """Each run's arm: its cell, and '+init' unless the init is PyTorch's default. The init is the label
     the preset recorded (`init`), or derived from cell.forget_bias / cell.recurrent_init without one."""
-    recorded = text(runs["init"]) if "init" in runs.columns else pd.Series(NA, index=runs.index)
-    init = recorded.where(recorded != NA, _derived_init(runs))
+    from bench.tuning import arm_inits
+
+    init = arm_inits(runs)
     label = text(runs[CELL]) + "+" + init
     return label.where(init != "default", text(runs[CELL])).astype(object)
 
