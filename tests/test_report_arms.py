@@ -189,3 +189,16 @@ def test_ablation_runs_never_fill_a_main_study_gap(tmp_path):
     for seed in (0, 1):
         write_run(only, task="recall", seq_len=30, cell="rnn", seed=seed, solved=True, sweep="activation")
     assert set(analyse(load_results(only)).main["sweep"]) == {"activation"}  # nothing else: they stand in
+
+
+def test_an_edge_pick_names_the_rates_it_ties_with():
+    from bench.report import tuned
+
+    row = {"task.name": "recall", "arm": "gru"}
+    g = pd.DataFrame([
+        {**row, "train.lr": 0.01, "seeds": 2, "solved": 1, "steps": 500.0, "loss": 0.1, "selected": False},
+        {**row, "train.lr": 0.1, "seeds": 2, "solved": 2, "steps": 100.0, "loss": 0.01, "selected": False},
+        {**row, "train.lr": 1.0, "seeds": 2, "solved": 2, "steps": 100.0, "loss": 0.001, "selected": True},
+    ])  # fmt: skip
+    assert tuned.edges(g) == [("recall", "gru", 1.0, "top", (0.1, 1.0))]
+    assert tuned.edges(g.assign(steps=[500.0, 200.0, 100.0])) == [("recall", "gru", 1.0, "top", (1.0,))]

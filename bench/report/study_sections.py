@@ -68,13 +68,22 @@ def _edge_note(grid: pd.DataFrame) -> list[Block]:
     if not found:
         return []
     by_side: dict[str, list[str]] = {}
-    for task, arm, lr, side in found:
+    ties = []
+    for task, arm, lr, side, tied in found:
         by_side.setdefault(f"{side} edge ({num(lr)})", []).append(f"{task} {arm_name(arm)}")
+        if len(tied) > 1:  # the rule's last criterion, the loss, alone picked the edge
+            ties.append(f"{task} {arm_name(arm)}: {', '.join(num(x) for x in tied)}")
     said = "; ".join(f"at the {side}: {', '.join(arms)}" for side, arms in by_side.items())
+    tie = (
+        f" Rates that tie with the pick on seeds solved and steps to solve ({'; '.join(ties)}): the lowest "
+        "final loss alone chose the edge among them, and results at other lengths may differ between them."
+        if ties
+        else ""
+    )
     return [
         Para(
             f"*Tuning not settled for {plural(len(found), 'arm')}:* the selected rate is the grid's own "
             f"edge ({said}), so a better rate may lie outside the grid, and these arms' results hold for "
-            "the grid as tuned, not for their best rate."
+            f"the grid as tuned, not for their best rate.{tie}"
         )
     ]

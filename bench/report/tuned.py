@@ -66,17 +66,21 @@ def check(runs: pd.DataFrame, main: pd.DataFrame) -> dict:
     return out
 
 
-def edges(g: pd.DataFrame) -> list[tuple[str, str, float, str]]:
+def edges(g: pd.DataFrame) -> list[tuple[str, str, float, str, tuple[float, ...]]]:
     """The arms whose selected rate is the largest or smallest rate of their grid, as (task, arm, rate,
-    "top" / "bottom"): the best rate may lie outside the grid, so their tuning is not settled."""
+    "top" / "bottom", tied): the best rate may lie outside the grid, so their tuning is not settled.
+    `tied`: the rates that equal the selected one on seeds solved and mean steps to solve (the loss alone
+    chose among them), the selected one included."""
     out = []
     for (task, arm), d in g.groupby(["task.name", "arm"], sort=False):
-        sel = d.loc[d["selected"].astype(bool), "train.lr"]
+        sel = d[d["selected"].astype(bool)]
         if sel.empty or d["train.lr"].nunique() < 2:
             continue
-        lr = float(sel.iloc[0])
+        lr = float(sel["train.lr"].iloc[0])
+        same = (d["solved"] == sel["solved"].iloc[0]) & np.isclose(d["steps"], sel["steps"].iloc[0])
+        tied = tuple(sorted(float(x) for x in d.loc[same, "train.lr"]))
         if np.isclose(lr, d["train.lr"].max()):
-            out.append((str(task), str(arm), lr, "top"))
+            out.append((str(task), str(arm), lr, "top", tied))
         elif np.isclose(lr, d["train.lr"].min()):
-            out.append((str(task), str(arm), lr, "bottom"))
+            out.append((str(task), str(arm), lr, "bottom", tied))
     return out
