@@ -50,9 +50,10 @@ def _pair(runs: pd.DataFrame, pts: pd.DataFrame, a: str, b: str) -> dict | None:
     eq = equal_steps(r, pts, ["task_label", LEN]).set_index("run_id")
     by = {arm: r[r[CELL_INIT] == arm].drop_duplicates("seed").set_index("seed") for arm in (a, b)}
     sa, sb = by[a].loc[seeds, "solved_ok"].astype(bool), by[b].loc[seeds, "solved_ok"].astype(bool)
-    la = np.log(eq.loc[by[a].loc[seeds, "run_id"], "eq_ratio"].to_numpy(dtype=float))
-    lb = np.log(eq.loc[by[b].loc[seeds, "run_id"], "eq_ratio"].to_numpy(dtype=float))
-    with np.errstate(invalid="ignore"):
+    # a loss that underflowed to exactly 0 logs to -inf: lower than any other (two of them: nan, dropped)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        la = np.log(eq.loc[by[a].loc[seeds, "run_id"], "eq_ratio"].to_numpy(dtype=float))
+        lb = np.log(eq.loc[by[b].loc[seeds, "run_id"], "eq_ratio"].to_numpy(dtype=float))
         d = lb - la  # > 0: a has the lower loss at the common step
     only_a, only_b = int((sa & ~sb).sum()), int((sb & ~sa).sum())
     _, n_w, p_w = wilcoxon(d)
