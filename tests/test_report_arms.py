@@ -202,3 +202,16 @@ def test_an_edge_pick_names_the_rates_it_ties_with():
     ])  # fmt: skip
     assert tuned.edges(g) == [("recall", "gru", 1.0, "top", (0.1, 1.0))]
     assert tuned.edges(g.assign(steps=[500.0, 200.0, 100.0])) == [("recall", "gru", 1.0, "top", (1.0,))]
+
+
+def test_a_failure_by_the_majority_rule_says_how_many_seeds_solved():
+    from bench.report.critical import holds
+
+    lengths = ((10, 6, 6), (30, 2, 6), (100, 0, 6))
+    assert holds(pd.Series({"kind": "bracket", "crit": 10, "fail": 30, "lengths": lengths})) == (
+        "holds to T=10 and fails at T=30 (2 of 6 seeds solved)"
+    )
+    below = ((10, 0, 6), (30, None, 10))  # solved no seed: a plain failure
+    assert holds(pd.Series({"kind": "below", "crit": float("nan"), "fail": 10, "lengths": below})) == (
+        "fails already at T=10"
+    )

@@ -149,12 +149,19 @@ def cell_text(entry: tuple) -> str:
     return f"not run: failed at {_t(n)}" if n is not None else "not run"
 
 
+def _partly(r: pd.Series) -> str:
+    """' (2 of 6 seeds solved)' when the failing length was solved on some seeds, not a majority: a
+    failure by the majority rule, not a total one."""
+    k, n = next(((k, n) for t, k, n in r["lengths"] if t == r["fail"] and k is not None), (0, 0))
+    return f" ({k} of {n} seeds solved)" if k else ""
+
+
 def holds(r: pd.Series) -> str:
     """How far one arm holds the dependency, in words: 'holds to T=30 and fails at T=100'."""
     if r["kind"] == "below":
-        return f"fails already at T={_t(r['fail'])}"
+        return f"fails already at T={_t(r['fail'])}{_partly(r)}"
     if r["kind"] == "at_least":
         return f"holds to T={_t(r['crit'])}, the longest length it ran"
     if r["kind"] == "bracket":
-        return f"holds to T={_t(r['crit'])} and fails at T={_t(r['fail'])}"
+        return f"holds to T={_t(r['crit'])} and fails at T={_t(r['fail'])}{_partly(r)}"
     return "has no finished run"
