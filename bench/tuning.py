@@ -22,6 +22,7 @@ from bench.config import CONF_DIR
 TUNE_PRESET = "tune"
 TUNED_FILE = CONF_DIR / "sweep" / "_tuned_lr.yaml"
 ARM = ["task.name", "cell.name", "init"]
+MISSING = ("", "n/a", "None", "nan", "<NA>")  # how a missing label or field reads once it is text
 
 
 def init_label(forget_bias: object, recurrent_init: object) -> str:
@@ -37,7 +38,7 @@ def init_label(forget_bias: object, recurrent_init: object) -> str:
             v = math.nan
         if not math.isnan(v) and v != 0:
             parts.append(f"fb{v:g}")
-    if str(recurrent_init) not in ("default", "n/a", "None", "nan", "<NA>"):
+    if str(recurrent_init) not in ("default", *MISSING):
         parts.append(str(recurrent_init))
     return "+".join(parts) or "default"
 
@@ -51,17 +52,16 @@ def arm_inits(runs: pd.DataFrame) -> pd.Series:
     if "init" not in runs.columns:
         return derived
     recorded = runs["init"].astype(object)
-    return recorded.where(recorded.notna() & ~recorded.isin(["", "n/a", "None", "nan"]), derived)
+    return recorded.where(recorded.notna() & ~recorded.astype(str).isin(MISSING), derived)
 
 
 def scores(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per (arm, rate) of the tuning runs: seeds, solved, mean steps to solve, mean log loss,
     and `rank` within the arm (1 = selected)."""
     r = runs[(runs["sweep"] == TUNE_PRESET) & runs["status"].isin(["ok", "diverged"])].copy()
-    if not r.empty:
-        r["init"] = arm_inits(r)
     if r.empty:
         return pd.DataFrame(columns=[*ARM, "train.lr", "seeds", "solved", "steps", "log_loss", "rank"])
+    r["init"] = arm_inits(r)
     budget = r["train.steps"].astype(float) + 1
     r["steps_or_budget"] = r["steps_to_solve"].astype(float).where(r["solved"].astype(bool), budget)
     # a diverged run's loss is not a loss at the budget: it counts as worse than any finite one

@@ -124,9 +124,8 @@ def tuning_tables(grid: pd.DataFrame) -> list[Block]:
 def tuning_verdict(check: Mapping[str, object]) -> Para:
     """Whether every main-study run used its arm's selected rate, and the mismatches."""
     mismatch, untuned = list(check.get("mismatch", [])), list(check.get("untuned", []))
-    unlabelled = int(check.get("unlabelled", 0))
     n_runs, n_arms = int(check.get("runs", 0)), int(check.get("arms", 0))
-    if not n_runs and not unlabelled:
+    if not n_runs:
         return Para("No main-study runs to check against the tuning.")
     parts = []
     if not mismatch and not untuned:
@@ -144,8 +143,4 @@ def tuning_verdict(check: Mapping[str, object]) -> Para:
     if untuned:
         items = [f"{task} {arm_name(arm)}" for task, arm in untuned]
         parts.append(f"No tuning runs for {plural(len(items), 'task / arm pair')}: {names(items)}.")
-    if unlabelled:
-        parts.append(
-            f"{plural(unlabelled, 'main run')} without an init label could not be matched to an arm."
-        )
     return Para(" ".join(parts))

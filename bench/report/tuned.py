@@ -38,22 +38,19 @@ def grid(runs: pd.DataFrame) -> pd.DataFrame:
 
 def check(runs: pd.DataFrame, main: pd.DataFrame) -> dict:
     """Whether each main-comparison run used its arm's selected rate: the arms checked, the runs checked,
-    `mismatch` (task, arm, rate used, rate selected, runs), `untuned` (task, arm) with no tuning runs, and
-    `unlabelled`: main runs whose arm cannot be told (no init label and no cell init fields).
-    A run without the label (the main study's, written by a row builder that dropped it) is matched by
-    the label its cell fields give (bench.tuning.arm_inits)."""
+    `mismatch` (task, arm, rate used, rate selected, runs) and `untuned` (task, arm) with no tuning runs.
+    A run without the init label (the main study's, written by a row builder that dropped it) is matched
+    by the label its cell fields give (bench.tuning.arm_inits)."""
     g = grid(runs)
     sel = g[g["selected"].astype(bool)]
     chosen = dict(zip(zip(sel["task.name"], sel["arm"], strict=True), sel["train.lr"], strict=True))
     m = main[main["sweep"] != TUNE_SWEEP]
-    known = m["cell.forget_bias"].notna() if "cell.forget_bias" in m.columns else m["init"] != NA
-    labelled = m[known | (m["init"] != NA)]
-    arm = _arm(labelled[CELL].astype(str), arm_inits(labelled).astype(str))
-    out: dict = {"mismatch": [], "untuned": [], "unlabelled": int(len(m) - len(labelled))}
-    keys = list(dict.fromkeys(zip(labelled[TASK], arm, strict=True)))
-    out["arms"], out["runs"] = len(keys), int(len(labelled))
+    arm = _arm(m[CELL].astype(str), arm_inits(m).astype(str))
+    out: dict = {"mismatch": [], "untuned": []}
+    keys = list(dict.fromkeys(zip(m[TASK], arm, strict=True)))
+    out["arms"], out["runs"] = len(keys), int(len(m))
     for task, a in keys:
-        here = labelled[(labelled[TASK] == task) & (arm == a)]
+        here = m[(m[TASK] == task) & (arm == a)]
         if (task, a) not in chosen:
             out["untuned"].append((task, a))
             continue
